@@ -1,0 +1,39 @@
+"""The service's contract: one OpenAPI 3.1 document, and how to read it.
+
+``openapi.json`` beside this file is the single source of truth for every
+request and response body. The service validates against it; the contract
+suite (``python -m contract``) certifies a deployment against it over HTTP.
+Nothing here knows the service's code.
+"""
+
+import json
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+CONTRACT_PATH = Path(__file__).with_name("openapi.json")
+_DOCUMENT_URI = "urn:contract:openapi"
+
+
+def load_contract(path: Path = CONTRACT_PATH) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def pointer_to(*tokens: str) -> str:
+    """An RFC 6901 pointer from raw tokens: ``pointer_to("paths", "/predict")``."""
+    return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+
+
+def schema_validator(document: dict, pointer: str) -> Draft202012Validator:
+    """A Draft 2020-12 validator for the schema at ``pointer`` inside ``document``.
+
+    ``$ref``s such as ``#/components/schemas/Row`` resolve against the whole
+    OpenAPI document, so schemas are used where they stand, never copied.
+    """
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource(_DOCUMENT_URI, resource)
+    return Draft202012Validator(
+        {"$ref": f"{_DOCUMENT_URI}#{pointer}"}, registry=registry, format_checker=FormatChecker()
+    )

@@ -1,0 +1,40 @@
+"""Fixture chain: a freshly trained model directory, the app built from it,
+an in-process client, and one real gunicorn server per test run."""
+
+import pytest
+from hypothesis import HealthCheck, settings
+from werkzeug.test import Client
+
+from tests.servers import free_port, running_server, serve_command
+from training import train_iris
+from wsgi_service import Settings, create_app
+from wsgi_service.settings import ENV_MODEL_DIR
+
+settings.register_profile("default", deadline=None, max_examples=100,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("default")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("models") / "iris"
+    train_iris(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def app(model_dir):
+    return create_app(Settings(model_dir=model_dir))
+
+
+@pytest.fixture
+def client(app):
+    return Client(app)
+
+
+@pytest.fixture(scope="session")
+def live_server(model_dir):
+    """Base URL of the real gunicorn server, started as the README says."""
+    port = free_port()
+    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(model_dir)}) as base_url:
+        yield base_url

@@ -1,0 +1,103 @@
+"""Load a model directory only after proving it is the one training wrote.
+
+A joblib file is a pickle, and unpickling runs code: the bytes are hashed
+and compared with the manifest before anything is unpickled, and the very
+bytes that were hashed are the ones loaded. Every refusal is a
+``StartupError`` with one line that says what to do.
+"""
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+
+from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
+from wsgi_service.settings import ENV_ALLOW_SKLEARN_MISMATCH, StartupError
+
+REQUIRED_MANIFEST_KEYS = ("name", "version", "sha256", "versions", "features", "classes")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified estimator with the manifest that vouches for it."""
+
+    manifest: dict
+    estimator: object
+
+    @property
+    def identity(self) -> dict:
+        return {key: self.manifest[key] for key in ("name", "version", "sha256")}
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [feature["name"] for feature in self.manifest["features"]]
+
+    @property
+    def class_names(self) -> list[str]:
+        return [cls["name"] for cls in self.manifest["classes"]]
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """Per-class probabilities, columns in ``estimator.classes_`` order."""
+        return self.estimator.predict_proba(rows)
+
+
+def load_model(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False) -> LoadedModel:
+    model_dir = Path(model_dir)
+    manifest = _read_manifest(model_dir)
+    model_path = model_dir / manifest.get("model_file", MODEL_FILENAME)
+    try:
+        model_bytes = model_path.read_bytes()
+    except OSError as error:
+        raise StartupError(f"cannot read {model_path}: {error.strerror}") from None
+
+    actual = sha256_hex(model_bytes)
+    if actual != manifest["sha256"]:
+        raise StartupError(f"{model_path} has SHA-256 {actual[:16]}…, the manifest says "
+                           f"{str(manifest['sha256'])[:16]}…: refusing to unpickle a file that is not the one trained")
+
+    trained_with = manifest["versions"].get("scikit-learn")
+    if trained_with != sklearn.__version__ and not allow_sklearn_version_mismatch:
+        raise StartupError(f"{model_path} was trained with scikit-learn {trained_with} but "
+                           f"{sklearn.__version__} is installed: retrain it, or set "
+                           f"{ENV_ALLOW_SKLEARN_MISMATCH}=1 to serve it anyway")
+
+    try:
+        estimator = joblib.load(io.BytesIO(model_bytes))
+    except Exception as error:  # any failure to unpickle is one startup refusal
+        raise StartupError(f"{model_path} could not be loaded: {type(error).__name__}: {error}") from None
+
+    model = LoadedModel(manifest=manifest, estimator=estimator)
+    _check_estimator_matches_manifest(model, model_path)
+    return model
+
+
+def _read_manifest(model_dir: Path) -> dict:
+    path = model_dir / MANIFEST_FILENAME
+    if not path.is_file():
+        raise StartupError(f"no model at {model_dir} ({MANIFEST_FILENAME} missing): "
+                           f"train one with `python -m training --out {model_dir}`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StartupError(f"{path} is not readable JSON: {error}") from None
+    missing = [key for key in REQUIRED_MANIFEST_KEYS if not isinstance(manifest, dict) or key not in manifest]
+    if missing:
+        raise StartupError(f"{path} lacks {', '.join(missing)}")
+    return manifest
+
+
+def _check_estimator_matches_manifest(model: LoadedModel, model_path: Path) -> None:
+    estimator = model.estimator
+    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
+        raise StartupError(f"{model_path} holds a {type(estimator).__name__}, not a fitted classifier")
+    if estimator.n_features_in_ != len(model.feature_names):
+        raise StartupError(f"{model_path} expects {estimator.n_features_in_} features, "
+                           f"the manifest lists {len(model.feature_names)}")
+    labels = [cls["label"] for cls in model.manifest["classes"]]
+    if estimator.classes_.tolist() != labels:
+        raise StartupError(f"{model_path} predicts classes {estimator.classes_.tolist()}, "
+                           f"the manifest lists {labels}")

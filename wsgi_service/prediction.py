@@ -1,0 +1,54 @@
+"""The prediction core: a decoded body in, a JSON-ready answer out. No HTTP here.
+
+Two request forms share one path. The seed form (a bare array of rows)
+answers a bare array of labels, as the original tutorial's clients expect;
+the rich form (``{"instances": [...]}``, rows as arrays or named objects)
+answers labels, class names, probabilities and the model's identity.
+"""
+
+import numpy as np
+
+from wsgi_service.model import LoadedModel
+from wsgi_service.problems import ContentTooLarge
+from wsgi_service.validation import RequestValidator
+
+
+class Predictor:
+    def __init__(self, model: LoadedModel, validator: RequestValidator, max_batch_rows: int):
+        self._model = model
+        self._validator = validator
+        self._max_batch_rows = max_batch_rows
+        self._features = model.feature_names
+        self._class_names = model.class_names
+        self._labels = model.estimator.classes_
+
+    def answer(self, body: object) -> object:
+        """Validate ``body`` against the contract and predict every row.
+
+        Raises ``ContentTooLarge`` or ``ContractViolation``; the batch limit is
+        checked first so an oversized batch is never walked by the validator.
+        """
+        rich = isinstance(body, dict)
+        rows = body.get("instances") if rich else body
+        if isinstance(rows, list) and len(rows) > self._max_batch_rows:
+            raise ContentTooLarge(f"The batch has {len(rows)} rows; this server accepts at most "
+                                  f"{self._max_batch_rows} per request.", limit=self._max_batch_rows)
+        self._validator.check(body)
+
+        matrix = np.array([[row[name] for name in self._features] if isinstance(row, dict) else row
+                           for row in rows], dtype=np.float64)
+        probabilities = self._model.predict_proba(matrix)
+        # The label is the most probable class, exactly as the estimator's own
+        # predict() derives it (first of equals on a tie).
+        winners = probabilities.argmax(axis=1)
+        labels = self._labels.take(winners).tolist()
+        if not rich:
+            return labels
+        return {
+            "predictions": [
+                {"label": label, "class_name": self._class_names[winner],
+                 "probabilities": dict(zip(self._class_names, row))}
+                for label, winner, row in zip(labels, winners.tolist(), probabilities.tolist())
+            ],
+            "model": self._model.identity,
+        }

@@ -1,0 +1,82 @@
+"""One exception family for every error a client can get, rendered as RFC 9457.
+
+Each subclass carries its status and title; raising one anywhere below the
+WSGI layer is how code says "answer the client with this". Only
+``problem_response`` turns them into HTTP.
+"""
+
+import json
+from collections.abc import Iterable
+from http import HTTPStatus
+
+from werkzeug.wrappers import Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A bad 10,000-row batch can break the contract 40,000 times; list enough to act on.
+MAX_REPORTED_ERRORS = 20
+
+
+class Problem(Exception):
+    """An error answered to the client. ``errors`` holds ``(pointer, message)`` pairs."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, *, errors: Iterable[tuple[str, str]] = (),
+                 headers: dict[str, str] | None = None, **extensions):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    @classmethod
+    def for_status(cls, status: int, detail: str) -> "Problem":
+        """A problem for a status no subclass names (a server's own 4xx, say)."""
+        problem = cls(detail)
+        problem.status, problem.title = status, HTTPStatus(status).phrase
+        return problem
+
+    def to_dict(self, request_id: str) -> dict:
+        body = {"type": "about:blank", "title": self.title, "status": self.status,
+                "detail": self.detail, "request_id": request_id, **self.extensions}
+        if self.errors:
+            body["errors"] = [{"pointer": pointer, "message": message}
+                              for pointer, message in self.errors[:MAX_REPORTED_ERRORS]]
+            if len(self.errors) > MAX_REPORTED_ERRORS:
+                body["error_count"] = len(self.errors)
+        return body
+
+
+class MalformedJson(Problem):
+    status, title = 400, "Bad Request"
+
+
+class NotFound(Problem):
+    status, title = 404, "Not Found"
+
+
+class MethodNotAllowed(Problem):
+    status, title = 405, "Method Not Allowed"
+
+
+class ContentTooLarge(Problem):
+    status, title = 413, "Content Too Large"
+
+
+class UnsupportedMediaType(Problem):
+    status, title = 415, "Unsupported Media Type"
+
+
+class ContractViolation(Problem):
+    status, title = 422, "Unprocessable Content"
+
+
+class InternalError(Problem):
+    status, title = 500, "Internal Server Error"
+
+
+def problem_response(problem: Problem, request_id: str) -> Response:
+    body = json.dumps(problem.to_dict(request_id), separators=(",", ":"))
+    return Response(body, status=problem.status, headers=problem.headers,
+                    content_type=PROBLEM_MEDIA_TYPE)

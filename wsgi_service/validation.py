@@ -1,0 +1,124 @@
+"""Request validation driven by the contract file.
+
+The request schema is looked up in the OpenAPI document and checked with a
+real JSON Schema (Draft 2020-12) validator. This module only turns the
+validator's findings into pointers and short messages a client can act on;
+it holds no constraint of its own.
+"""
+
+import reprlib
+from collections import defaultdict
+from collections.abc import Iterator
+
+from jsonschema import ValidationError
+
+from contract import pointer_to, schema_validator
+from wsgi_service.problems import ContractViolation, MalformedJson
+
+PREDICT_REQUEST_SCHEMA = pointer_to("paths", "/predict", "post", "requestBody", "content",
+                                    "application/json", "schema")
+
+
+def _bounded_repr() -> reprlib.Repr:
+    bounded = reprlib.Repr()  # keyword arguments arrive only in Python 3.12
+    bounded.maxlevel, bounded.maxlist, bounded.maxdict = 2, 4, 4
+    bounded.maxstring = bounded.maxother = 40
+    return bounded
+
+
+_excerpt = _bounded_repr().repr
+
+
+class RequestValidator:
+    """Checks a decoded request body against the contract's request schema."""
+
+    def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA):
+        self._validator = schema_validator(contract, schema_pointer)
+
+    def violations(self, body: object) -> list[tuple[str, str]]:
+        """Every ``(pointer, message)`` the body breaks; empty when it is valid."""
+        try:
+            found = [(pointer_to(*map(str, error.absolute_path)), _message(error))
+                     for top in self._validator.iter_errors(body) for error in _leaves(top)]
+        except RecursionError:
+            # The validator recurses into what it reports on; a body nested
+            # just short of the decoder's limit can still exhaust the stack.
+            raise MalformedJson("The body is nested too deeply.",
+                                errors=[("", "nesting too deep")]) from None
+        return list(dict.fromkeys(found))  # one "missing" message per object, not per name
+
+    def check(self, body: object) -> None:
+        errors = self.violations(body)
+        if errors:
+            places = "place" if len(errors) == 1 else "places"
+            raise ContractViolation(f"The body breaks the contract in {len(errors)} {places}.",
+                                    errors=errors)
+
+
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    """Replace a failed ``oneOf``/``anyOf`` by the errors of the branch that was meant.
+
+    "Not valid under any of the given schemas" points at a whole body. The
+    branch whose type matched the value (an array row rather than a named
+    one) says what is actually wrong, and where.
+    """
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        yield error
+        return
+    by_branch = defaultdict(list)
+    for sub in error.context:
+        by_branch[sub.relative_schema_path[0]].append(sub)
+    meant = [subs for subs in by_branch.values()
+             if not any(sub.validator == "type" and not sub.relative_path for sub in subs)]
+    if len(meant) != 1:
+        yield error
+        return
+    for sub in meant[0]:
+        yield from _leaves(sub)
+
+
+def _message(error: ValidationError) -> str:
+    """A short message that never echoes more than a bounded excerpt of the input."""
+    kind, limit, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        expected = " or ".join(limit) if isinstance(limit, list) else limit
+        return f"expected {expected}, got {_json_type(value)}"
+    if kind in ("oneOf", "anyOf"):
+        types = [sub.validator_value for sub in error.context
+                 if sub.validator == "type" and not sub.relative_path]
+        if len(types) == len(limit):
+            return f"expected {' or '.join(types)}, got {_json_type(value)}"
+        branches = " or ".join(schema.get("$ref", "?").rsplit("/", 1)[-1] for schema in limit)
+        return f"matches none of: {branches}"
+    if kind == "minItems":
+        return f"has {len(value)} items, needs at least {limit}"
+    if kind == "maxItems":
+        return f"has {len(value)} items, allows at most {limit}"
+    if kind == "minimum":
+        return f"{_number(value)} is below the minimum {limit!r}"
+    if kind == "maximum":
+        return f"{_number(value)} is above the maximum {limit!r}"
+    if kind == "required":
+        missing = [name for name in limit if name not in value]
+        return f"missing required {', '.join(map(repr, missing))}"
+    if kind == "additionalProperties":
+        allowed = set(error.schema.get("properties", ()))
+        unexpected = [name for name in value if name not in allowed]
+        return f"unexpected {', '.join(_excerpt(name) for name in unexpected[:4])}"
+    return f"fails {kind!r}: {_excerpt(value)}"
+
+
+def _number(value: float) -> str:
+    if value in (float("inf"), float("-inf")):
+        return "a number beyond the range of a 64-bit float"
+    return repr(value)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
