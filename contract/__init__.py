@@ -7,6 +7,7 @@ Nothing here knows the service's code.
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -15,6 +16,8 @@ from referencing.jsonschema import DRAFT202012
 
 CONTRACT_PATH = Path(__file__).with_name("openapi.json")
 _DOCUMENT_URI = "urn:contract:openapi"
+# The keys of an OpenAPI path item that name operations (the others are shared fields).
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def load_contract(path: Path = CONTRACT_PATH) -> dict:
@@ -37,3 +40,11 @@ def schema_validator(document: dict, pointer: str) -> Draft202012Validator:
     return Draft202012Validator(
         {"$ref": f"{_DOCUMENT_URI}#{pointer}"}, registry=registry, format_checker=FormatChecker()
     )
+
+
+def operations(document: dict) -> Iterator[tuple[str, str, dict]]:
+    """Every ``(path, method, operation)`` the document defines, in document order."""
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item[method]

@@ -27,8 +27,9 @@ def app(model_dir):
     return create_app(Settings(model_dir=model_dir))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(app):
+    """Stateless (no cookies in play), so one serves every test and every generated example."""
     return Client(app)
 
 

@@ -11,12 +11,14 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from contract import operations
 from wsgi_service.agreement import check_contract_fits_model
 from wsgi_service.decoding import decode_json
 from wsgi_service.model import LoadedModel, load_model
@@ -37,7 +39,6 @@ log = logging.getLogger("wsgi_service")
 
 JSON_MEDIA_TYPE = "application/json"
 REQUEST_ID_HEADER = "X-Request-ID"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def _encode(document: object) -> bytes:
@@ -51,7 +52,8 @@ class Service:
         check_contract_fits_model(contract, model)
         self.settings = settings
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
-        self.url_map = Map(_rules_from(contract), merge_slashes=False)
+        # No slash fixing: a redirect answering a POST would only confuse clients.
+        self.url_map = Map(_rules_from(contract), merge_slashes=False, strict_slashes=False)
         missing = [rule.endpoint for rule in self.url_map.iter_rules()
                    if not hasattr(self, f"on_{rule.endpoint}")]
         if missing:
@@ -64,7 +66,7 @@ class Service:
             "name": contract["info"]["title"],
             "contract": "/openapi.json",
             "endpoints": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
-                          for path, method, operation in _operations(contract)],
+                          for path, method, operation in operations(contract)],
         })
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -72,7 +74,9 @@ class Service:
 
     def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = self.settings.max_body_bytes
+        # One byte over the limit: a streamed (chunked) body is cut there
+        # without an error, and that extra byte is how we tell "over" from "at".
+        request.max_content_length = self.settings.max_body_bytes + 1
         request_id = self._request_id(request)
         try:
             endpoint, values = self.url_map.bind_to_environ(environ).match()
@@ -99,11 +103,14 @@ class Service:
             allowed = ", ".join(error.valid_methods or ())
             return MethodNotAllowed(f"This path allows {allowed}.", headers={"Allow": allowed})
         if error.code == 413:
-            return ContentTooLarge(f"The body exceeds {self.settings.max_body_bytes} bytes.",
-                                   limit=self.settings.max_body_bytes)
+            return self._body_too_large()
         if error.code == 404:
             return NotFound("No such path; GET / lists the endpoints.")
         return Problem.for_status(error.code or 500, error.description or "")
+
+    def _body_too_large(self) -> ContentTooLarge:
+        return ContentTooLarge(f"The body exceeds {self.settings.max_body_bytes} bytes.",
+                               limit=self.settings.max_body_bytes)
 
     # --- endpoints: one per operationId in the contract ---
 
@@ -124,21 +131,17 @@ class Service:
         if request.mimetype != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
                                        f"{request.content_type[:80] or 'no Content-Type'!r}.")
-        body = decode_json(request.get_data(cache=False))
+        data = request.get_data(cache=False)
+        if len(data) > self.settings.max_body_bytes:
+            raise self._body_too_large()
+        body = decode_json(data)
         return Response(_encode(self.predictor.answer(body)), content_type=JSON_MEDIA_TYPE)
-
-
-def _operations(contract: dict) -> Iterable[tuple[str, str, dict]]:
-    for path, item in contract["paths"].items():
-        for method in HTTP_METHODS:
-            if method in item:
-                yield path, method, item[method]
 
 
 def _rules_from(contract: dict) -> list[Rule]:
     """One werkzeug rule per contract operation; GET rules answer HEAD too."""
     return [Rule(path, endpoint=operation["operationId"], methods=[method.upper()])
-            for path, method, operation in _operations(contract)]
+            for path, method, operation in operations(contract)]
 
 
 def create_app(settings: Settings | None = None) -> Service:
@@ -150,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     model = load_model(settings.model_dir,
                        allow_sklearn_version_mismatch=settings.allow_sklearn_version_mismatch)
-    contract_bytes = settings.contract_path.read_bytes()
+    contract_bytes = Path(settings.contract_path).read_bytes()
     return Service(model, json.loads(contract_bytes), contract_bytes, settings)
 
 

@@ -28,10 +28,15 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
-# Integers are read as floats: the forest computes in floating point, and a
-# 5,000-digit integer becomes inf (which the contract's bounds then reject with
-# a pointer) instead of a ValueError from int().
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=float,
+def _integer(digits: str) -> int | float:
+    """An integer token, exactly; one too long for int() (over 4,300 digits
+    raises ValueError) is far beyond any float, so it becomes inf, which the
+    contract's bounds then reject with a pointer."""
+    return int(digits) if len(digits) <= _LONGEST_EXACT_INTEGER else float(digits)
+
+
+_LONGEST_EXACT_INTEGER = 400  # digits; 1e400 is already past the largest float
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_integer,
                             object_pairs_hook=_unique_keys)
 
 

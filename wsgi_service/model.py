@@ -41,8 +41,15 @@ class LoadedModel:
         return [cls["name"] for cls in self.manifest["classes"]]
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        """Per-class probabilities, columns in ``estimator.classes_`` order."""
-        return self.estimator.predict_proba(rows)
+        """Per-class probabilities, columns in ``estimator.classes_`` order.
+
+        ``rows`` passed the contract, so every value is finite and fits float32.
+        scikit-learn's own finiteness check sums the whole batch first, and
+        legitimate values near float32's limits overflow that sum (inf - inf
+        is NaN, and a RuntimeWarning): it is skipped as redundant.
+        """
+        with sklearn.config_context(assume_finite=True):
+            return self.estimator.predict_proba(rows)
 
 
 def load_model(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False) -> LoadedModel:
