@@ -10,7 +10,7 @@ from training import train_iris
 from wsgi_service import Settings, create_app
 from wsgi_service.settings import ENV_MODEL_DIR
 
-settings.register_profile("default", deadline=None, max_examples=100,
+settings.register_profile("default", deadline=None, max_examples=100, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
 

@@ -1,0 +1,78 @@
+# The service's image. Elastic Beanstalk's Docker platform builds it on the
+# instance and points nginx at the one port EXPOSEd below.
+#
+# builder: fetches the pinned dependency wheels, trains the default model (trained
+#          files are never committed, so the image makes its own) and builds the
+#          project's wheel.
+# runtime: the slim base, a virtualenv filled from those wheels only (--no-index,
+#          binary wheels, no compiler anywhere), a non-root user.
+#
+# Layers go from the slowest-changing to the fastest: a code change rebuilds the
+# project wheel and nothing else; only constraints.txt or setup.cfg refetch the
+# dependencies. No BuildKit-only syntax: the classic builder builds it too.
+
+FROM python:3.11-slim AS builder
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /build
+
+# The dependencies, from the pins alone, before any source: install_requires is
+# read from setup.cfg and pinned by constraints.txt. --only-binary keeps a
+# missing wheel a loud failure rather than a compile.
+COPY constraints.txt setup.cfg ./
+RUN python -c "import configparser; c = configparser.ConfigParser(interpolation=None); c.read('setup.cfg'); print(c['options']['install_requires'].strip())" > requirements.txt \
+ && pip wheel --only-binary=:all: --wheel-dir /wheels/deps -c constraints.txt -r requirements.txt \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-index --find-links /wheels/deps -c constraints.txt -r requirements.txt
+
+# The default model: it depends on training/ only, so code changes elsewhere
+# keep this layer (and the model's bytes) cached.
+COPY training/ training/
+RUN /opt/venv/bin/python -m training --out /app/models/iris
+
+# The project itself, as a wheel.
+COPY pyproject.toml README*.md ./
+COPY contract/ contract/
+COPY wsgi_service/ wsgi_service/
+RUN pip wheel --no-deps --wheel-dir /wheels/project .
+
+
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH \
+    PORT=8080 \
+    MODEL_DIR=/app/models/iris
+
+# A fixed, numeric uid (above any a distribution hands out) that owns nothing here.
+RUN groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin app
+
+# The virtualenv holds only what was installed from /wheels/deps, so it is copied
+# whole rather than the wheels: a COPY of the wheels would stay in the image as a
+# layer (no RUN --mount here) and add their full size.
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /app/models /app/models
+COPY --from=builder /wheels/project /tmp/project-wheel
+RUN pip install --no-index --no-deps /tmp/project-wheel/*.whl \
+ && rm -rf /tmp/project-wheel
+
+# Root owns the code and the model; the server only reads them.
+WORKDIR /app
+USER 10001:10001
+
+EXPOSE 8080
+
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=2)"]
+
+# gunicorn with the model preloaded, bound to 0.0.0.0:$PORT (wsgi_service.gunicorn_config).
+CMD ["python", "-m", "wsgi_service"]

@@ -1,0 +1,23 @@
+"""The contract suite: certifies a running deployment, by its base URL alone, against ``openapi.json``.
+
+It is a pytest suite so that CI gets JUnit XML, selection (``-k``) and a
+familiar report for free; ``python -m contract`` runs it with the right
+options. The checks speak only HTTP (``requests``) and read every path,
+example and constraint from the contract document: nothing here imports the
+service, so the same suite certifies a laptop, a container or Elastic Beanstalk.
+"""
+
+from pathlib import Path
+
+SUITE_DIR = Path(__file__).parent
+ENV_BASE_URL = "CONTRACT_BASE_URL"
+DEFAULT_WAIT_S = 60.0
+DEFAULT_TIMEOUT_S = 10.0
+# The body limit is the server's (MAX_BODY_BYTES, nginx's client_max_body_size),
+# not the contract's: send comfortably more than the 1 MiB both default to.
+DEFAULT_TOO_LARGE_BYTES = 2 * 1024 * 1024
+# Exit statuses of ``python -m contract``; 2 is argparse's, for a bad command line.
+EXIT_ALL_PASSED = 0
+EXIT_CHECKS_FAILED = 1
+EXIT_NEVER_READY = 3
+EXIT_SUITE_ERROR = 4
