@@ -194,7 +194,7 @@ def test_every_response_is_nosniff(client):
 
 def test_unexpected_failure_is_500_problem_logged_with_request_id(model_dir, caplog):
     """A forest whose trees were lost fails inside scikit-learn: the client sees a problem, not a traceback."""
-    broken = create_app(Settings(model_dir=model_dir))
+    broken = create_app(Settings(model_dir=model_dir, compile_forest=False))
     broken.predictor._model.estimator.estimators_ = []
     response = post(Client(broken), SEED, headers={"X-Request-ID": "boom-1"})
     body = problem(response, 500)

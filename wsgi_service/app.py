@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None) -> Service:
     """
     settings = settings or Settings()
     model = load_model(settings.model_dir,
-                       allow_sklearn_version_mismatch=settings.allow_sklearn_version_mismatch)
+                       allow_sklearn_version_mismatch=settings.allow_sklearn_version_mismatch,
+                       compile_estimator=settings.compile_forest)
     contract_bytes = Path(settings.contract_path).read_bytes()
     return Service(model, json.loads(contract_bytes), contract_bytes, settings)
 

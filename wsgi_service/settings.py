@@ -19,6 +19,7 @@ ENV_MODEL_DIR = "MODEL_DIR"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
 ENV_ALLOW_SKLEARN_MISMATCH = "ALLOW_SKLEARN_VERSION_MISMATCH"
+ENV_COMPILE_FOREST = "COMPILE_FOREST"
 
 DEFAULT_MODEL_DIR = Path("models/iris")
 # nginx in front of Elastic Beanstalk refuses bodies over 1 MB by default:
@@ -41,6 +42,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
     allow_sklearn_version_mismatch: bool = False
+    # Off only to measure what the compiled forest gains (bench/).
+    compile_forest: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -48,7 +51,8 @@ class Settings:
             model_dir=Path(environ.get(ENV_MODEL_DIR, DEFAULT_MODEL_DIR)),
             max_body_bytes=_positive_int(environ, ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
             max_batch_rows=_positive_int(environ, ENV_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS),
-            allow_sklearn_version_mismatch=_flag(environ, ENV_ALLOW_SKLEARN_MISMATCH),
+            allow_sklearn_version_mismatch=_flag(environ, ENV_ALLOW_SKLEARN_MISMATCH, False),
+            compile_forest=_flag(environ, ENV_COMPILE_FOREST, True),
         )
 
 
@@ -86,9 +90,11 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True

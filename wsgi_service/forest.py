@@ -1,0 +1,154 @@
+"""A fitted random forest flattened into arrays, evaluated exactly as scikit-learn does.
+
+scikit-learn spends milliseconds per ``predict_proba`` call on input checks
+and its parallel machinery before any tree is walked; for the single rows an
+API mostly sees, that overhead is nearly all of the time. Here the trees are
+flattened once, at load, and walked with a handful of numpy operations.
+
+Exactness is kept by doing the same arithmetic in the same order:
+- a row is rounded to float32, as scikit-learn does, and each float32 value
+  is compared ``<=`` with the node's float64 threshold;
+- a tree's probabilities are its leaf values as stored (scikit-learn 1.4
+  and later store class fractions and use them as they are);
+- tree probabilities are added in estimator order, starting from zero, and
+  the sum divided by the number of trees, as ``ForestClassifier.predict_proba``
+  does. The result is bitwise identical, which the service checks at start
+  (see ``verify_against``).
+"""
+
+import numpy as np
+import sklearn
+from sklearn.ensemble._forest import ForestClassifier
+
+# Below this many rows, walking every tree at once with numpy wins; above it,
+# scikit-learn's compiled per-tree walk (Tree.apply) does, being free of numpy's
+# per-operation overhead per level. Chosen by measurement (bench/).
+ALL_TREES_AT_ONCE_MAX_ROWS = 256
+PROBE_MAX_ROWS = 2048
+
+
+class CompiledForest:
+    """The trees of a single-output forest classifier as flat node arrays."""
+
+    def __init__(self, estimator: ForestClassifier):
+        trees = [tree.tree_ for tree in estimator.estimators_]
+        offsets = np.cumsum([0] + [tree.node_count for tree in trees[:-1]])
+        is_leaf = np.concatenate([tree.children_left < 0 for tree in trees])
+        own_index = np.arange(is_leaf.size)
+        # Leaves point at themselves with threshold +inf: a walk that reaches a
+        # leaf early stays there for the remaining levels (values are finite).
+        self._feature = np.where(is_leaf, 0, np.concatenate([tree.feature for tree in trees])).astype(np.intp)
+        self._threshold = np.where(is_leaf, np.inf, np.concatenate([tree.threshold for tree in trees]))
+        self._left = np.where(is_leaf, own_index, np.concatenate(
+            [tree.children_left + offset for tree, offset in zip(trees, offsets)]))
+        self._right = np.where(is_leaf, own_index, np.concatenate(
+            [tree.children_right + offset for tree, offset in zip(trees, offsets)]))
+        self._roots = offsets.astype(np.intp)
+        self._offsets = offsets.astype(np.intp)
+        self._depth = max(tree.max_depth for tree in trees)
+        self._leaf_probabilities = np.concatenate([tree.value[:, 0, :] for tree in trees])
+        self._trees = trees
+        self.n_features = estimator.n_features_in_
+
+    @staticmethod
+    def supports(estimator: object) -> bool:
+        """Forest classifiers (random forest, extra trees) with one output; nothing else."""
+        return (isinstance(estimator, ForestClassifier)
+                and getattr(estimator, "n_outputs_", None) == 1
+                and type(estimator).predict_proba is ForestClassifier.predict_proba
+                and len(getattr(estimator, "estimators_", ())) > 0)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        rows32 = np.ascontiguousarray(rows, dtype=np.float32)
+        if len(rows32) <= ALL_TREES_AT_ONCE_MAX_ROWS:
+            return self._walk_all_trees_at_once(rows32)
+        return self._walk_tree_by_tree(rows32)
+
+    def _walk_all_trees_at_once(self, rows32: np.ndarray) -> np.ndarray:
+        n_rows = len(rows32)
+        values = rows32.astype(np.float64).ravel()  # float32 values, compared in float64
+        node = np.repeat(self._roots, n_rows)  # tree-major: all rows of tree 0, then tree 1, ...
+        row_start = np.tile(np.arange(n_rows) * self.n_features, len(self._roots))
+        for _ in range(self._depth):
+            go_left = values.take(row_start + self._feature.take(node)) <= self._threshold.take(node)
+            node = np.where(go_left, self._left.take(node), self._right.take(node))
+        per_tree = self._leaf_probabilities.take(node, axis=0).reshape(len(self._roots), n_rows, -1)
+        # Reducing the outer axis adds whole slices in estimator order, as
+        # scikit-learn accumulates (pairwise summation applies only to the inner axis).
+        total = np.add.reduce(per_tree, axis=0)
+        total /= len(self._roots)
+        return total
+
+    def _walk_tree_by_tree(self, rows32: np.ndarray) -> np.ndarray:
+        total = np.zeros((len(rows32), self._leaf_probabilities.shape[1]))
+        for tree, offset in zip(self._trees, self._offsets):
+            total += self._leaf_probabilities.take(tree.apply(rows32) + offset, axis=0)
+        total /= len(self._trees)
+        return total
+
+
+def compile_forest(estimator: object) -> tuple["CompiledForest | None", str]:
+    """The compiled forest, proven equal to scikit-learn on probe rows; or None and why not.
+
+    Both walks are checked on rows that sit at, just above and just below
+    every split threshold: any difference at all and scikit-learn serves.
+    """
+    if not CompiledForest.supports(estimator):
+        return None, f"{type(estimator).__name__} is not a single-output forest classifier"
+    forest = CompiledForest(estimator)
+    rows32 = probe_rows(forest)
+    with sklearn.config_context(assume_finite=True):
+        expected = estimator.predict_proba(rows32)
+    for walk in (forest._walk_all_trees_at_once, forest._walk_tree_by_tree):
+        if not np.array_equal(walk(rows32), expected):
+            return None, f"{walk.__name__} disagrees with scikit-learn {sklearn.__version__} on probe rows"
+    return forest, f"compiled {len(forest._roots)} trees, {forest._feature.size} nodes; " \
+                   f"equal to scikit-learn on {len(rows32)} probe rows"
+
+
+def probe_rows(forest: CompiledForest, seed: int = 0) -> np.ndarray:
+    """Two rows per split, reaching it and landing on each side of it by the
+    smallest possible margin: the float32 values just at or below and just
+    above its threshold. A compiled split that differs from scikit-learn's by
+    one float32 value changes the answer for one of them.
+
+    Each row follows the path from its tree's root to the split: every other
+    feature is set to a float32 value inside the interval the ancestors allow.
+    Forests with more splits than ``PROBE_MAX_ROWS / 2`` are sampled.
+    """
+    splits = np.flatnonzero(np.isfinite(forest._threshold))
+    if len(splits) == 0:  # every tree is a single leaf
+        return np.zeros((1, forest.n_features), dtype=np.float32)
+    parent = np.full(forest._feature.size, -1)
+    parent[forest._left[splits]] = splits
+    parent[forest._right[splits]] = splits
+    rows = []
+    for node in np.random.default_rng(seed).permutation(splits)[:PROBE_MAX_ROWS // 2]:
+        low = np.full(forest.n_features, -np.inf)  # the path needs low < x <= high
+        high = np.full(forest.n_features, np.inf)
+        child, ancestor = node, parent[node]
+        while ancestor >= 0:
+            feature, threshold = forest._feature[ancestor], forest._threshold[ancestor]
+            if forest._left[ancestor] == child:
+                high[feature] = min(high[feature], threshold)
+            else:
+                low[feature] = max(low[feature], threshold)
+            child, ancestor = ancestor, parent[ancestor]
+        row = np.array([_float32_inside(lo, hi) for lo, hi in zip(low, high)], dtype=np.float32)
+        feature, threshold = forest._feature[node], forest._threshold[node]
+        at_or_below = _float32_inside(-np.inf, threshold)
+        for value in (at_or_below, np.nextafter(at_or_below, np.float32(np.inf))):
+            row[feature] = value
+            rows.append(row.copy())
+    return np.array(rows)
+
+
+def _float32_inside(low: float, high: float) -> np.float32:
+    """The largest float32 x with low < x <= high (or the smallest above low, or 0)."""
+    if np.isfinite(high):
+        value = np.float32(high)
+        return value if value <= high else np.nextafter(value, np.float32(-np.inf))
+    if np.isfinite(low):
+        value = np.float32(low)
+        return value if value > low else np.nextafter(value, np.float32(np.inf))
+    return np.float32(0)
