@@ -93,10 +93,11 @@ def test_probe_rows_cross_every_split_by_the_smallest_float32_step(forest_and_da
     a compiled threshold one float32 value off changes where one of them lands."""
     estimator, _ = forest_and_data
     compiled = CompiledForest(estimator)
-    rows = probe_rows(compiled)
+    splits = np.flatnonzero(np.isfinite(compiled._threshold))
+    rows = probe_rows(compiled, max_rows=2 * len(splits))  # every split, none sampled away
     passes, _ = estimator.decision_path(rows)  # node columns in the same order as the compiled arrays
     passes = passes.toarray().astype(bool)
-    for node in np.flatnonzero(np.isfinite(compiled._threshold)):
+    for node in splits:
         feature, threshold = compiled._feature[node], compiled._threshold[node]
         went_left = rows[passes[:, compiled._left[node]], feature]
         went_right = rows[passes[:, compiled._right[node]], feature]

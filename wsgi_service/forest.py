@@ -106,7 +106,7 @@ def compile_forest(estimator: object) -> tuple["CompiledForest | None", str]:
                    f"equal to scikit-learn on {len(rows32)} probe rows"
 
 
-def probe_rows(forest: CompiledForest, seed: int = 0) -> np.ndarray:
+def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int = 0) -> np.ndarray:
     """Two rows per split, reaching it and landing on each side of it by the
     smallest possible margin: the float32 values just at or below and just
     above its threshold. A compiled split that differs from scikit-learn's by
@@ -114,7 +114,7 @@ def probe_rows(forest: CompiledForest, seed: int = 0) -> np.ndarray:
 
     Each row follows the path from its tree's root to the split: every other
     feature is set to a float32 value inside the interval the ancestors allow.
-    Forests with more splits than ``PROBE_MAX_ROWS / 2`` are sampled.
+    Forests with more splits than ``max_rows / 2`` are sampled.
     """
     splits = np.flatnonzero(np.isfinite(forest._threshold))
     if len(splits) == 0:  # every tree is a single leaf
@@ -123,7 +123,7 @@ def probe_rows(forest: CompiledForest, seed: int = 0) -> np.ndarray:
     parent[forest._left[splits]] = splits
     parent[forest._right[splits]] = splits
     rows = []
-    for node in np.random.default_rng(seed).permutation(splits)[:PROBE_MAX_ROWS // 2]:
+    for node in np.random.default_rng(seed).permutation(splits)[:max_rows // 2]:
         low = np.full(forest.n_features, -np.inf)  # the path needs low < x <= high
         high = np.full(forest.n_features, np.inf)
         child, ancestor = node, parent[node]

@@ -1,0 +1,310 @@
+"""Compile a JSON Schema inside the contract into a fast Python predicate.
+
+jsonschema walks the schema anew for every value it checks, which costs
+seconds for a batch of 10,000 rows. Here a schema is translated once, at
+start, into closures that check a whole list of values at a time: the types of
+all values in one C-level pass, bounds through ``min()`` and ``max()``, the
+cells of every row of a batch as one flattened list, and a ``oneOf`` whose
+branches take different JSON types by sending each value to its branch.
+
+Only the keywords named in ``SUPPORTED`` are understood. Any other keyword
+(``format``, ``pattern``, ``integer`` as a type, ...) makes ``compile_schema``
+raise ``UnsupportedSchema``, and the caller keeps using jsonschema alone.
+
+The predicate is sound but not complete: it never accepts what jsonschema
+(Draft 2020-12) rejects, but may reject an oddity jsonschema accepts (a NaN, a
+subclass of int, a schema recursing deeper than the stack). Callers must read
+a rejection as "ask jsonschema".
+"""
+
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
+from math import inf
+from operator import ge, gt, itemgetter, le, lt
+from typing import NamedTuple
+from urllib.parse import unquote
+
+from contract import pointer_to
+
+# A JSON type name and the exact Python types that JSON decoding gives it.
+# Exact, never isinstance: bool is a subclass of int yet is no JSON number.
+# "integer" is missing on purpose: jsonschema counts 1.0 as one.
+_PYTHON_TYPES = {
+    "null": frozenset({type(None)}),
+    "boolean": frozenset({bool}),
+    "number": frozenset({int, float}),
+    "string": frozenset({str}),
+    "array": frozenset({list}),
+    "object": frozenset({dict}),
+}
+# Keywords that only annotate a schema: no value is ever invalid because of them.
+_ANNOTATIONS = frozenset({"title", "description", "examples", "example", "default",
+                          "deprecated", "readOnly", "writeOnly", "$comment"})
+# Keywords that constrain values of one JSON type, and that type. They are
+# compiled only beside a ``type`` naming exactly that type, so that "applies
+# only to numbers" needs no code of its own.
+_TYPED_KEYWORDS = {
+    "minimum": "number", "exclusiveMinimum": "number",
+    "maximum": "number", "exclusiveMaximum": "number",
+    "items": "array", "minItems": "array", "maxItems": "array",
+    "properties": "object", "required": "object", "additionalProperties": "object",
+}
+# Each bound: which end of a list of numbers it limits, and the test that end must pass.
+_BOUNDS = {"minimum": (min, ge), "exclusiveMinimum": (min, gt),
+           "maximum": (max, le), "exclusiveMaximum": (max, lt)}
+SUPPORTED = _ANNOTATIONS | _TYPED_KEYWORDS.keys() | {"type", "$ref", "oneOf", "anyOf"}
+
+
+class UnsupportedSchema(ValueError):
+    """The schema uses something this compiler does not translate."""
+
+
+class _Compiled(NamedTuple):
+    all_valid: Callable[[list], bool]
+    """Whether every value in the list is valid (so True for an empty list)."""
+    types: frozenset | None
+    """The exact Python types of every value the schema can accept; None when not known."""
+
+
+_ANYTHING = _Compiled(lambda values: True, None)
+_NOTHING = _Compiled(lambda values: not values, frozenset())
+
+
+def compile_schema(document: dict, pointer: str) -> Callable[[object], bool]:
+    """A predicate that is True only for values the schema at ``pointer`` accepts.
+
+    ``$ref``s resolve inside ``document``, as ``contract.schema_validator``
+    resolves them. Raises ``UnsupportedSchema`` rather than guess.
+    """
+    check = _Compiler(document).at(unquote(pointer))
+
+    def accepts(instance: object) -> bool:
+        try:
+            return check.all_valid([instance])
+        except RecursionError:
+            # Only a recursive schema recurses with the value; too deep a
+            # value is left to jsonschema, which says so in its own way.
+            return False
+
+    return accepts
+
+
+class _Compiler:
+    def __init__(self, document: dict):
+        self._document = document
+        self._by_pointer: dict[str, _Compiled] = {}
+
+    def at(self, pointer: str) -> _Compiled:
+        """The schema at ``pointer``, compiled once however often it is referenced."""
+        if pointer not in self._by_pointer:
+            # A schema that refers back to itself finds this forward until it is
+            # done. Checks pass empty lists along too; the recursion ends there.
+            done = []
+            self._by_pointer[pointer] = _Compiled(
+                lambda values: not values or done[0].all_valid(values), None)
+            done.append(self._compile(_resolve(self._document, pointer), pointer))
+            self._by_pointer[pointer] = done[0]
+        return self._by_pointer[pointer]
+
+    def _compile(self, schema: object, where: str) -> _Compiled:
+        if schema is True:
+            return _ANYTHING
+        if schema is False:
+            return _NOTHING
+        if not isinstance(schema, dict):
+            raise UnsupportedSchema(f"{where}: a schema must be an object or a boolean")
+        unknown = schema.keys() - SUPPORTED
+        if unknown:
+            raise UnsupportedSchema(f"{where}: unsupported keywords {sorted(unknown)}")
+        parts = []
+        if "type" in schema:
+            parts.append(self._typed(schema, where))
+        elif schema.keys() & _TYPED_KEYWORDS.keys():
+            raise UnsupportedSchema(f"{where}: {sorted(schema.keys() & _TYPED_KEYWORDS.keys())} "
+                                    "without a type")
+        if "$ref" in schema:
+            parts.append(self._reference(schema["$ref"], where))
+        for keyword in ("oneOf", "anyOf"):
+            if keyword in schema:
+                parts.append(self._choice(keyword, schema[keyword], f"{where}/{keyword}"))
+        return _conjunction(parts)
+
+    def _typed(self, schema: dict, where: str) -> _Compiled:
+        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+        if not isinstance(names, list) or not names or not all(name in _PYTHON_TYPES for name in names):
+            raise UnsupportedSchema(f"{where}: unsupported type {schema['type']!r}")
+        accepted = frozenset().union(*(_PYTHON_TYPES[name] for name in names))
+        keywords = schema.keys() & _TYPED_KEYWORDS.keys()
+        if keywords and {_TYPED_KEYWORDS[keyword] for keyword in keywords} != set(names):
+            raise UnsupportedSchema(f"{where}: {sorted(keywords)} beside type {schema['type']!r}")
+        contents_valid = {"number": self._numbers, "array": self._arrays,
+                          "object": self._objects}[names[0]](schema, where) if keywords else None
+
+        def all_valid(values: list) -> bool:
+            # The type pass first, so that the contents checks see only their own type.
+            return accepted.issuperset(map(type, values)) and (
+                contents_valid is None or contents_valid(values))
+
+        return _Compiled(all_valid, accepted)
+
+    @staticmethod
+    def _numbers(schema: dict, where: str) -> Callable[[list], bool]:
+        bounds = [(*_BOUNDS[keyword], _number(schema, keyword, where))
+                  for keyword in _BOUNDS if keyword in schema]
+
+        def all_valid(numbers: list) -> bool:
+            # Python compares an int with a float exactly, so a huge int is
+            # judged by its true value, as jsonschema judges it. A NaN (never
+            # decoded from JSON) either makes min() or max() NaN, which fails
+            # every bound, or is passed over, as jsonschema passes over it.
+            return not numbers or all(passes(end(numbers), bound) for end, passes, bound in bounds)
+
+        return all_valid
+
+    def _arrays(self, schema: dict, where: str) -> Callable[[list], bool]:
+        shortest = _count(schema, "minItems", where, default=0)
+        longest = _count(schema, "maxItems", where, default=inf)
+        items = self._compile(schema.get("items", True), f"{where}/items")
+
+        def all_valid(arrays: list) -> bool:
+            if arrays:
+                lengths = set(map(len, arrays))
+                if min(lengths) < shortest or max(lengths) > longest:
+                    return False
+            # 2020-12 "items" (with no "prefixItems") holds every element to one
+            # schema, so the elements of all arrays are checked as one list.
+            return items is _ANYTHING or items.all_valid(list(chain.from_iterable(arrays)))
+
+        return all_valid
+
+    def _objects(self, schema: dict, where: str) -> Callable[[list], bool]:
+        properties = schema.get("properties", {})
+        required = schema.get("required", [])
+        if not isinstance(properties, dict) or not isinstance(required, list) or \
+                not all(isinstance(name, str) for name in required):
+            raise UnsupportedSchema(f"{where}: malformed properties or required")
+        checks = {name: self._compile(sub, f"{where}/properties{pointer_to(name)}")
+                  for name, sub in properties.items()}
+        required, known = frozenset(required), frozenset(checks)
+        others = self._compile(schema.get("additionalProperties", True), f"{where}/additionalProperties")
+        # With every property required (and present), "no other names" is a count.
+        closed = others is _NOTHING
+        counted = closed and required >= known
+
+        def all_valid(objects: list) -> bool:
+            try:
+                columns = {name: list(map(itemgetter(name), objects)) for name in required}
+            except KeyError:  # a required name is missing
+                return False
+            if counted and objects and max(map(len, objects)) > len(known):
+                return False
+            if closed and not counted and not all(map(le, map(dict.keys, objects), repeat(known))):
+                return False
+            for name, check in checks.items():
+                values = columns[name] if name in columns else [obj[name] for obj in objects if name in obj]
+                if not check.all_valid(values):
+                    return False
+            if others is _ANYTHING or closed:
+                return True
+            return others.all_valid([value for obj in objects
+                                     for name, value in obj.items() if name not in known])
+
+        return all_valid
+
+    def _reference(self, ref: object, where: str) -> _Compiled:
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise UnsupportedSchema(f"{where}: $ref {ref!r} does not point inside the document")
+        return self.at(unquote(ref[1:]))
+
+    def _choice(self, keyword: str, branches: object, where: str) -> _Compiled:
+        if not isinstance(branches, list) or not branches:
+            raise UnsupportedSchema(f"{where}: must be a non-empty list")
+        compiled = [self._compile(branch, f"{where}/{index}") for index, branch in enumerate(branches)]
+        owners = _owners_by_type(compiled)
+        if owners is not None:
+            return _dispatch(compiled, owners)
+        if keyword == "oneOf":
+            def valid(value):
+                return sum(branch.all_valid([value]) for branch in compiled) == 1
+        else:
+            def valid(value):
+                return any(branch.all_valid([value]) for branch in compiled)
+        types = [branch.types for branch in compiled]
+        return _Compiled(lambda values: all(map(valid, values)),
+                         None if None in types else frozenset().union(*types))
+
+
+def _owners_by_type(branches: list[_Compiled]) -> dict[type, int] | None:
+    """Which branch each Python type can only belong to, when the branches'
+    types are known and pairwise disjoint; then ``oneOf`` and ``anyOf`` both
+    mean "valid under the branch of its type". None otherwise."""
+    owners = {}
+    for index, branch in enumerate(branches):
+        if branch.types is None or not branch.types.isdisjoint(owners):
+            return None
+        owners.update(dict.fromkeys(branch.types, index))
+    return owners
+
+
+def _dispatch(branches: list[_Compiled], owners: dict[type, int]) -> _Compiled:
+    """Each value checked by the one branch its type can match, a batch at a time."""
+    accepted = frozenset(owners)
+
+    def all_valid(values: list) -> bool:
+        kinds = set(map(type, values))
+        if not kinds <= accepted:
+            return False
+        chosen = {owners[kind] for kind in kinds}
+        if len(chosen) == 1:  # the usual batch: every row in one form
+            return branches[chosen.pop()].all_valid(values)
+        return all(branches[index].all_valid([value for value in values if owners[type(value)] == index])
+                   for index in chosen)
+
+    return _Compiled(all_valid, accepted)
+
+
+def _conjunction(parts: list[_Compiled]) -> _Compiled:
+    """A schema's keywords (its type, its ``$ref``, its ``oneOf``...) all hold at once."""
+    if not parts:
+        return _ANYTHING
+    if len(parts) == 1:
+        return parts[0]
+    known = [part.types for part in parts if part.types is not None]
+    return _Compiled(lambda values: all(part.all_valid(values) for part in parts),
+                     frozenset.intersection(*known) if known else None)
+
+
+def _resolve(document: dict, pointer: str) -> object:
+    """The value at an RFC 6901 pointer; refused through an ``$id`` or a
+    ``$schema``, which would change what the schemas below them mean."""
+    if pointer and not pointer.startswith("/"):
+        raise UnsupportedSchema(f"{pointer!r} is not a JSON pointer")
+    node = document
+    for token in _tokens(pointer):
+        if isinstance(node, dict) and node.keys() & {"$id", "$schema"}:
+            raise UnsupportedSchema(f"{pointer}: passes through an $id or a $schema")
+        try:
+            node = node[int(token) if isinstance(node, list) else token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise UnsupportedSchema(f"{pointer}: nothing there") from None
+    return node
+
+
+def _tokens(pointer: str) -> Iterable[str]:
+    return (token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:])
+
+
+def _number(schema: dict, keyword: str, where: str) -> int | float:
+    value = schema[keyword]
+    if type(value) not in (int, float):
+        raise UnsupportedSchema(f"{where}/{keyword}: not a number")
+    return value
+
+
+def _count(schema: dict, keyword: str, where: str, default: int | float) -> int | float:
+    if keyword not in schema:
+        return default
+    value = schema[keyword]
+    if type(value) is not int or value < 0:
+        raise UnsupportedSchema(f"{where}/{keyword}: not a non-negative integer")
+    return value
