@@ -9,14 +9,15 @@ the request is encoded once, here, at start.
 import json
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.http import parse_options_header
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
 
 from contract import operations
 from wsgi_service.agreement import check_contract_fits_model
@@ -25,19 +26,21 @@ from wsgi_service.model import LoadedModel, load_model
 from wsgi_service.prediction import Predictor
 from wsgi_service.problems import (
     ContentTooLarge,
+    JSON_MEDIA_TYPE,
     InternalError,
     MethodNotAllowed,
     NotFound,
     Problem,
+    STATUS_LINES,
+    Reply,
     UnsupportedMediaType,
-    problem_response,
+    problem_reply,
 )
 from wsgi_service.settings import Settings
 from wsgi_service.validation import RequestValidator
 
 log = logging.getLogger("wsgi_service")
 
-JSON_MEDIA_TYPE = "application/json"
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
@@ -54,49 +57,53 @@ class Service:
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
         # No slash fixing: a redirect answering a POST would only confuse clients.
         self.url_map = Map(_rules_from(contract), merge_slashes=False, strict_slashes=False)
+        # Bound once: matching needs only the path and the method (no host
+        # rules, no redirects), so there is no per-request adapter to build.
+        self._routes = self.url_map.bind("service")
         missing = [rule.endpoint for rule in self.url_map.iter_rules()
                    if not hasattr(self, f"on_{rule.endpoint}")]
         if missing:
             raise TypeError(f"the contract names operations with no handler: {missing}")
         self._request_id_pattern = re.compile(contract["components"]["schemas"]["RequestId"]["pattern"])
-        self._contract_bytes = contract_bytes
-        self._manifest_bytes = _encode(model.manifest)
-        self._health_bytes = _encode({"status": "ok", "model": model.identity})
-        self._index_bytes = _encode({
+        self._contract_reply = Reply(200, contract_bytes)
+        self._manifest_reply = Reply(200, _encode(model.manifest))
+        self._health_reply = Reply(200, _encode({"status": "ok", "model": model.identity}))
+        self._index_reply = Reply(200, _encode({
             "name": contract["info"]["title"],
             "contract": "/openapi.json",
             "endpoints": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
                           for path, method, operation in operations(contract)],
-        })
+        }))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
 
     def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = Request(environ)
-        # One byte over the limit: a streamed (chunked) body is cut there
-        # without an error, and that extra byte is how we tell "over" from "at".
-        request.max_content_length = self.settings.max_body_bytes + 1
-        request_id = self._request_id(request)
-        try:
-            endpoint, values = self.url_map.bind_to_environ(environ).match()
-            response = getattr(self, f"on_{endpoint}")(request, **values)
-        except Problem as problem:
-            response = problem_response(problem, request_id)
-        except HTTPException as error:
-            response = problem_response(self._problem_from_werkzeug(error), request_id)
-        except Exception:
-            log.exception("unhandled error [request_id=%s] %s %s",
-                          request_id, request.method, request.path)
-            response = problem_response(InternalError("The server failed to answer this request; "
-                                                      "it is logged under the request id."), request_id)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response(environ, start_response)
+        """Route, answer, and write the status and headers by hand.
 
-    def _request_id(self, request: Request) -> str:
-        sent = request.headers.get(REQUEST_ID_HEADER, "")
-        return sent if self._request_id_pattern.fullmatch(sent) else uuid.uuid4().hex
+        werkzeug routes; the request and response wrappers are not used on
+        this path: building them cost more than half of a single-row request.
+        """
+        request_id = self._request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            endpoint, values = self._routes.match(_path_info(environ), method)
+            reply = getattr(self, f"on_{endpoint}")(environ, **values)
+        except Problem as problem:
+            reply = problem_reply(problem, request_id)
+        except HTTPException as error:
+            reply = problem_reply(self._problem_from_werkzeug(error), request_id)
+        except Exception:
+            log.exception("unhandled error [request_id=%s] %s %s", request_id, method, _path_info(environ))
+            reply = problem_reply(InternalError("The server failed to answer this request; "
+                                                "it is logged under the request id."), request_id)
+        start_response(STATUS_LINES[reply.status], [
+            ("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
+            (REQUEST_ID_HEADER, request_id), ("X-Content-Type-Options", "nosniff"), *reply.headers])
+        return [] if method == "HEAD" else [reply.body]
+
+    def _request_id(self, sent: str) -> str:
+        return sent if self._request_id_pattern.fullmatch(sent) else secrets.token_hex(16)
 
     def _problem_from_werkzeug(self, error: HTTPException) -> Problem:
         if isinstance(error, WerkzeugMethodNotAllowed):
@@ -114,28 +121,35 @@ class Service:
 
     # --- endpoints: one per operationId in the contract ---
 
-    def on_index(self, request: Request) -> Response:
-        return Response(self._index_bytes, content_type=JSON_MEDIA_TYPE)
+    def on_index(self, environ: dict) -> Reply:
+        return self._index_reply
 
-    def on_health(self, request: Request) -> Response:
-        return Response(self._health_bytes, content_type=JSON_MEDIA_TYPE)
+    def on_health(self, environ: dict) -> Reply:
+        return self._health_reply
 
-    def on_model(self, request: Request) -> Response:
-        return Response(self._manifest_bytes, content_type=JSON_MEDIA_TYPE)
+    def on_model(self, environ: dict) -> Reply:
+        return self._manifest_reply
 
-    def on_contract(self, request: Request) -> Response:
-        return Response(self._contract_bytes, content_type=JSON_MEDIA_TYPE)
+    def on_contract(self, environ: dict) -> Reply:
+        return self._contract_reply
 
-    def on_predict(self, request: Request) -> Response:
-        charset = request.mimetype_params.get("charset", "utf-8").lower()
-        if request.mimetype != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+    def on_predict(self, environ: dict) -> Reply:
+        content_type = environ.get("CONTENT_TYPE", "")
+        mimetype, params = parse_options_header(content_type)
+        if mimetype != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
-                                       f"{request.content_type[:80] or 'no Content-Type'!r}.")
-        data = request.get_data(cache=False)
+                                       f"{content_type[:80] or 'no Content-Type'!r}.")
+        # One byte over the limit: werkzeug cuts a streamed (chunked) body there
+        # without an error, and that extra byte is how we tell "over" from "at".
+        data = get_input_stream(environ, max_content_length=self.settings.max_body_bytes + 1).read()
         if len(data) > self.settings.max_body_bytes:
             raise self._body_too_large()
-        body = decode_json(data)
-        return Response(_encode(self.predictor.answer(body)), content_type=JSON_MEDIA_TYPE)
+        return Reply(200, _encode(self.predictor.answer(decode_json(data))))
+
+
+def _path_info(environ: dict) -> str:
+    """PATH_INFO as text: PEP 3333 hands it over as latin-1 decoded bytes."""
+    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
 
 
 def _rules_from(contract: dict) -> list[Rule]:

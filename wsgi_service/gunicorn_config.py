@@ -5,6 +5,7 @@ gunicorn reads this module once, in the master. Command-line flags still
 override it (the tests pass ``--bind 127.0.0.1:<port>``).
 """
 
+import gc
 import logging
 
 from wsgi_service.settings import ServerSettings
@@ -24,6 +25,14 @@ graceful_timeout = 30
 # gunicorn 27's control socket sits at one fixed path per user: two servers on
 # one host (tests, CI's serve and Procfile runs) would fight over it.
 control_socket_disable = True
+
+
+def pre_fork(server, worker):
+    """Move what the master loaded (the model, numpy, scikit-learn) out of the
+    cyclic garbage collector's reach: a worker's collections would otherwise
+    write to every inherited object and copy its page, tens of MiB per worker
+    (copy-on-write), once it has served a few large batches."""
+    gc.freeze()
 
 
 def _log_app_errors_to_stderr(level: str) -> None:

@@ -2,16 +2,17 @@
 
 Each subclass carries its status and title; raising one anywhere below the
 WSGI layer is how code says "answer the client with this". Only
-``problem_response`` turns them into HTTP.
+``problem_reply`` turns them into an answer.
 """
 
 import json
 from collections.abc import Iterable
 from http import HTTPStatus
+from typing import NamedTuple
 
-from werkzeug.wrappers import Response
-
+JSON_MEDIA_TYPE = "application/json"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 # A bad 10,000-row batch can break the contract 40,000 times; list enough to act on.
 MAX_REPORTED_ERRORS = 20
 
@@ -76,7 +77,15 @@ class InternalError(Problem):
     status, title = 500, "Internal Server Error"
 
 
-def problem_response(problem: Problem, request_id: str) -> Response:
-    body = json.dumps(problem.to_dict(request_id), separators=(",", ":"))
-    return Response(body, status=problem.status, headers=problem.headers,
-                    content_type=PROBLEM_MEDIA_TYPE)
+class Reply(NamedTuple):
+    """What an endpoint answers: the WSGI layer adds the common headers."""
+
+    status: int
+    body: bytes
+    content_type: str = JSON_MEDIA_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def problem_reply(problem: Problem, request_id: str) -> Reply:
+    body = json.dumps(problem.to_dict(request_id), separators=(",", ":")).encode()
+    return Reply(problem.status, body, PROBLEM_MEDIA_TYPE, tuple(problem.headers.items()))
