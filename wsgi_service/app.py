@@ -28,6 +28,7 @@ from wsgi_service.problems import (
     ContentTooLarge,
     JSON_MEDIA_TYPE,
     InternalError,
+    MalformedJson,
     MethodNotAllowed,
     NotFound,
     Problem,
@@ -136,12 +137,21 @@ class Service:
     def on_predict(self, environ: dict) -> Reply:
         content_type = environ.get("CONTENT_TYPE", "")
         mimetype, params = parse_options_header(content_type)
-        if mimetype != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        if mimetype.lower() != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
                                        f"{content_type[:80] or 'no Content-Type'!r}.")
         # One byte over the limit: werkzeug cuts a streamed (chunked) body there
         # without an error, and that extra byte is how we tell "over" from "at".
-        data = get_input_stream(environ, max_content_length=self.settings.max_body_bytes + 1).read()
+        try:
+            data = get_input_stream(environ, max_content_length=self.settings.max_body_bytes + 1).read()
+        except HTTPException:
+            raise
+        except Exception as error:
+            # The server's reader refused the body's framing (gunicorn raises
+            # InvalidChunkSize, ChunkMissingTerminator, ... from wsgi.input.read()):
+            # PEP 3333 names no exception for it, and the fault is the client's.
+            raise MalformedJson(f"The body could not be read: {type(error).__name__}.",
+                                errors=[("", "unreadable body")]) from None
         if len(data) > self.settings.max_body_bytes:
             raise self._body_too_large()
         return Reply(200, _encode(self.predictor.answer(decode_json(data))))
