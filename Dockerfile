@@ -2,8 +2,8 @@
 # instance and points nginx at the one port EXPOSEd below.
 #
 # builder: fetches the pinned dependency wheels, trains the default model (trained
-#          files are never committed, so the image makes its own) and builds the
-#          project's wheel.
+#          files are never committed, so the image makes its own) or takes yours,
+#          and builds the project's wheel.
 # runtime: the slim base, a virtualenv filled from those wheels only (--no-index,
 #          binary wheels, no compiler anywhere), a non-root user.
 #
@@ -29,14 +29,28 @@ RUN python -c "import configparser; c = configparser.ConfigParser(interpolation=
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --find-links /wheels/deps -c constraints.txt -r requirements.txt
 
-# The default model: it depends on training/ only, so code changes elsewhere
-# keep this layer (and the model's bytes) cached.
+# The model the image serves, always from /app/model:
+#   docker build .                                  the default iris model, trained here;
+#   docker build --build-arg MODEL=models/NAME .    a model directory you trained with
+#                                                   `python -m training --csv ...` (under models/).
+# Training needs contract/ (the template of the contract it writes) and
+# training/ only, so code changes in wsgi_service/ keep these layers cached.
+COPY contract/ contract/
 COPY training/ training/
-RUN /opt/venv/bin/python -m training --out /app/models/iris
+ARG MODEL=
+COPY models/ models/
+RUN if [ -z "$MODEL" ]; then \
+        /opt/venv/bin/python -m training --out /app/model; \
+    elif [ -f "$MODEL/manifest.json" ] && [ -f "$MODEL/openapi.json" ]; then \
+        mkdir -p /app && cp -r "$MODEL" /app/model; \
+    else \
+        echo "MODEL=$MODEL: no model directory (manifest.json, openapi.json, model file) there;" \
+             "train one into models/ with python -m training --csv ... --out models/NAME" >&2; \
+        exit 1; \
+    fi
 
 # The project itself, as a wheel.
 COPY pyproject.toml README*.md ./
-COPY contract/ contract/
 COPY wsgi_service/ wsgi_service/
 RUN pip wheel --no-deps --wheel-dir /wheels/project .
 
@@ -49,7 +63,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
     PORT=8080 \
-    MODEL_DIR=/app/models/iris
+    MODEL_DIR=/app/model
 
 # A fixed, numeric uid (above any a distribution hands out) that owns nothing here.
 RUN groupadd --gid 10001 app \
@@ -60,10 +74,13 @@ RUN groupadd --gid 10001 app \
 # whole rather than the wheels: a COPY of the wheels would stay in the image as a
 # layer (no RUN --mount here) and add their full size.
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder /app/models /app/models
+COPY --from=builder /app/model /app/model
 COPY --from=builder /wheels/project /tmp/project-wheel
+# The build fails here, not at the first start, when the model cannot be
+# served: tampered, trained with another scikit-learn, or at odds with its contract.
 RUN pip install --no-index --no-deps /tmp/project-wheel/*.whl \
- && rm -rf /tmp/project-wheel
+ && rm -rf /tmp/project-wheel \
+ && python -c "from wsgi_service import create_app_from_env; create_app_from_env()"
 
 # Root owns the code and the model; the server only reads them.
 WORKDIR /app

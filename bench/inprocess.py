@@ -3,7 +3,7 @@
 Over HTTP every figure also carries gunicorn, parsing and encoding; here the
 predictor and the validator are timed alone, on the same rows, so what the
 compiled forest gains over scikit-learn (and what validation costs) is seen
-without them. The predictor is timed through ``LoadedModel.predict_proba``,
+without them. The predictor is timed through ``LoadedModel.evaluate``,
 the call the service makes, once with the compiled forest and once without
 (scikit-learn's own ``predict_proba``, as ``COMPILE_FOREST=0`` serves). The
 validator is called directly, so 100,000 rows, over the service's batch
@@ -55,14 +55,14 @@ def time_all(model_dir: Path, row_counts=ROW_COUNTS) -> list[Timings]:
     results = []
     for count in row_counts:
         rows = iris_rows(count)
-        if not np.array_equal(compiled.predict_proba(rows), by_sklearn.predict_proba(rows)):
+        if not np.array_equal(compiled.evaluate(rows), by_sklearn.evaluate(rows)):
             raise RuntimeError(f"compiled forest and scikit-learn disagree on {count} rows")
         body = rows.tolist()  # what decoding the JSON seed form gives the validator
         validator.check(body)
         results.append(Timings(
             rows=count,
-            compiled_s=best_seconds(lambda: compiled.predict_proba(rows)),
-            sklearn_s=best_seconds(lambda: by_sklearn.predict_proba(rows)),
+            compiled_s=best_seconds(lambda: compiled.evaluate(rows)),
+            sklearn_s=best_seconds(lambda: by_sklearn.evaluate(rows)),
             validator_s=best_seconds(lambda: validator.check(body)),
         ))
     return results

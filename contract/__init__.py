@@ -29,15 +29,19 @@ def pointer_to(*tokens: str) -> str:
     return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
-def schema_validator(document: dict, pointer: str) -> Draft202012Validator:
+def schema_validator(document: dict, pointer: str,
+                     validator_class: type[Draft202012Validator] = Draft202012Validator
+                     ) -> Draft202012Validator:
     """A Draft 2020-12 validator for the schema at ``pointer`` inside ``document``.
 
     ``$ref``s such as ``#/components/schemas/Row`` resolve against the whole
     OpenAPI document, so schemas are used where they stand, never copied.
+    ``validator_class`` may be Draft 2020-12 with a keyword reimplemented
+    (``jsonschema.validators.extend``).
     """
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
     registry = Registry().with_resource(_DOCUMENT_URI, resource)
-    return Draft202012Validator(
+    return validator_class(
         {"$ref": f"{_DOCUMENT_URI}#{pointer}"}, registry=registry, format_checker=FormatChecker()
     )
 

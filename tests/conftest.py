@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from werkzeug.test import Client
 
 from tests.servers import free_port, running_server, serve_command
-from training import train_iris
+from training.train import train_iris
 from wsgi_service import Settings, create_app
 from wsgi_service.settings import ENV_MODEL_DIR
 

@@ -39,7 +39,7 @@ from tests.reliability_harness import (
     worker_memory,
     wrk_result,
 )
-from training import MANIFEST_FILENAME, MODEL_FILENAME
+from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME
 
 GRACEFUL_TIMEOUT_S = 30  # wsgi_service.gunicorn_config (not imported: it configures logging at import)
 POLL_S = 0.002

@@ -54,7 +54,8 @@ def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/openapi.json").data == CONTRACT_PATH.read_bytes()
     index = client.get("/").get_json()
     assert {(e["method"], e["path"]) for e in index["endpoints"]} == {
-        ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/")}
+        ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
+        ("GET", "/")}
 
 
 def test_head_answers_headers_without_body(client):

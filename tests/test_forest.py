@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 import sklearn
+from sklearn.base import is_classifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier, RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.tree import DecisionTreeClassifier
 
 from wsgi_service.forest import CompiledForest, compile_forest, probe_rows
@@ -13,17 +17,28 @@ from wsgi_service.forest import CompiledForest, compile_forest, probe_rows
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-@st.composite
-def fitted_forests(draw):
-    n_classes = draw(st.sampled_from([2, 3, 10]) | st.integers(2, 10))
+def draw_features(draw, rng: np.random.Generator, n_samples: int) -> np.ndarray:
     n_features = draw(st.integers(1, 8))
-    n_samples = draw(st.integers(max(n_classes, 10), 120))
-    seed = draw(st.integers(0, 2**16))
-    rng = np.random.default_rng(seed)
     scale = 10.0 ** draw(st.integers(-3, 6))
     X = rng.normal(size=(n_samples, n_features)) * scale
     if draw(st.booleans()):  # few distinct values: many ties and repeated thresholds
         X = np.round(X / scale) * scale
+    return X
+
+
+def every_evaluation(compiled: CompiledForest, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What the service serves, and each of the two walks it picks between."""
+    rows32 = rows.astype(np.float32)
+    return compiled.evaluate(rows), compiled._decide_every_split(rows32), compiled._walk_tree_by_tree(rows32)
+
+
+@st.composite
+def fitted_forests(draw):
+    n_classes = draw(st.sampled_from([2, 3, 10]) | st.integers(2, 10))
+    n_samples = draw(st.integers(max(n_classes, 10), 120))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    X = draw_features(draw, rng, n_samples)
     y = np.arange(n_samples) % n_classes
     rng.shuffle(y)
     kind = draw(st.sampled_from([RandomForestClassifier, ExtraTreesClassifier]))
@@ -60,21 +75,40 @@ def rows_for(draw, forest_and_data):
                                   min_size=n_rows, max_size=n_rows)))
 
 
-@settings(max_examples=60)
+@st.composite
+def fitted_regressors(draw):
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    X = draw_features(draw, rng, n_samples=draw(st.integers(10, 120)))
+    y = rng.normal(size=len(X)) * 10.0 ** draw(st.integers(-3, 6))
+    kind = draw(st.sampled_from([RandomForestRegressor, ExtraTreesRegressor]))
+    estimator = kind(
+        n_estimators=draw(st.integers(1, 25)),
+        max_depth=draw(st.none() | st.integers(1, 12)),
+        max_features=draw(st.sampled_from(["sqrt", "log2", None, 0.5, 1.0])),
+        bootstrap=draw(st.booleans()),
+        min_samples_leaf=draw(st.integers(1, 6)),
+        random_state=seed,
+    )
+    return estimator.fit(X, y), X
+
+
+@settings(max_examples=100)
 @given(data=st.data())
-def test_probabilities_and_labels_equal_scikit_learn_exactly(data):
-    estimator, X = data.draw(fitted_forests())
+def test_every_evaluation_equals_scikit_learn_exactly(data):
+    """Classifiers' probabilities and labels, regressors' values: the same bits
+    (stronger than the 1e-9 asked for), so ties break the same way."""
+    estimator, X = data.draw(fitted_forests() | fitted_regressors())
     rows = data.draw(rows_for((estimator, X)))
     compiled = CompiledForest(estimator)
-    rows32 = rows.astype(np.float32)
     # scikit-learn's finiteness check overflows on rows near float32's limits (the service skips it too).
     with sklearn.config_context(assume_finite=True):
-        expected, labels = estimator.predict_proba(rows), estimator.predict(rows)
-    for probabilities in (compiled.predict_proba(rows), compiled._decide_every_split(rows32),
-                          compiled._walk_tree_by_tree(rows32)):
-        # Stronger than the 1e-9 asked for: the same bits, so ties break the same way.
-        np.testing.assert_array_equal(probabilities, expected)
-        np.testing.assert_array_equal(estimator.classes_.take(probabilities.argmax(axis=1)), labels)
+        predicted = estimator.predict(rows)
+        expected = estimator.predict_proba(rows) if is_classifier(estimator) else predicted.reshape(-1, 1)
+    for outputs in every_evaluation(compiled, rows):
+        np.testing.assert_array_equal(outputs, expected)
+        if is_classifier(estimator):
+            np.testing.assert_array_equal(estimator.classes_.take(outputs.argmax(axis=1)), predicted)
 
 
 @settings(max_examples=15)
@@ -119,4 +153,4 @@ def test_what_cannot_be_compiled_is_left_to_scikit_learn(estimator):
     X = rng.normal(size=(60, 3))
     y = rng.integers(0, 2, size=(60, 2)) if isinstance(estimator, RandomForestClassifier) else rng.integers(0, 2, 60)
     compiled, reason = compile_forest(estimator.fit(X, y))
-    assert compiled is None and "not a single-output forest classifier" in reason
+    assert compiled is None and "not a single-output random forest" in reason

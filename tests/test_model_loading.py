@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,8 +10,7 @@ import sys
 import pytest
 
 from contract import load_contract
-from training import MANIFEST_FILENAME, MODEL_FILENAME
-from training.artifacts import sha256_hex
+from training.artifacts import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
 from wsgi_service import Settings, StartupError, create_app
 from wsgi_service.model import load_model
 from wsgi_service.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_MODEL_DIR
@@ -84,14 +84,37 @@ def test_manifest_that_disagrees_with_estimator_is_refused(model_copy):
         load_model(model_copy)
 
 
-def test_contract_that_disagrees_with_model_is_refused(model_dir, tmp_path):
+def _row_of_five(schemas):
+    schemas["Row"]["minItems"] = schemas["Row"]["maxItems"] = 5
+
+
+def _renamed_class(schemas):
+    schemas["ClassName"]["enum"][0] = "setosa-ish"
+
+
+def _regressor_outcome(schemas):
+    schemas.pop("Label")
+    schemas["Prediction"] = {"type": "object", "properties": {"value": {"type": "number"}}}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_row_of_five, "at /components/schemas/Row/minItems: contract 5, model 4"),
+    (_renamed_class, 'at /components/schemas/ClassName/enum: contract ["setosa-ish", '),
+    (_regressor_outcome, "at /components/schemas/Label: contract nothing, model {"),
+], ids=["row-length", "class-name", "regression-contract"])
+def test_contract_that_disagrees_with_model_is_refused(model_dir, tmp_path, edit, message):
     contract = load_contract()
-    contract["components"]["schemas"]["Row"]["minItems"] = 5
-    contract["components"]["schemas"]["Row"]["maxItems"] = 5
+    edit(contract["components"]["schemas"])
     path = tmp_path / "openapi.json"
     path.write_text(json.dumps(contract))
-    with pytest.raises(StartupError, match="contract and model disagree on Row length"):
+    with pytest.raises(StartupError, match=f"contract and model disagree {re.escape(message)}"):
         create_app(Settings(model_dir=model_dir, contract_path=path))
+
+
+def test_model_without_its_contract_is_refused(model_copy):
+    (model_copy / CONTRACT_FILENAME).unlink()
+    with pytest.raises(StartupError, match="no readable contract at .*openapi.json.*retrain"):
+        create_app(Settings(model_dir=model_copy))
 
 
 def test_contract_bounds_beyond_float32_are_refused(model_dir, tmp_path):

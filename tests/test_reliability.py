@@ -47,6 +47,7 @@ from tests.reliability_scenarios import (
     sigterm_run,
     slow_clients_run,
 )
+from tests.server_logs import json_lines
 
 LOAD_CONNECTIONS = 64
 LOAD_SECONDS = 60
@@ -172,8 +173,10 @@ def test_unexpected_exception_is_a_logged_500_and_the_workers_keep_serving(model
         assert run.non_2xx > 0 and run.not_200 > 0 and run.wrong > 0, run
 
         log = server.log()
+    errors = {line["request_id"]: line for line in json_lines(log) if line["level"] == "ERROR"}
     for number in range(10):
-        logged = re.search(rf"unhandled error \[request_id=boom-{number}\] POST /predict\n"
-                           rf"Traceback \(most recent call last\):\n(?:  .*\n)+IndexError: ", log)
-        assert logged, f"no traceback logged for boom-{number}:\n{log[-3000:]}"
+        logged = errors.get(f"boom-{number}")
+        assert logged and (logged["method"], logged["path"]) == ("POST", "/predict"), \
+            f"no error logged for boom-{number}:\n{log[-3000:]}"
+        assert re.fullmatch(r"Traceback \(most recent call last\):\n(?:  .*\n)+IndexError: .*", logged["traceback"])
     assert log.count("Booting worker") == WORKERS

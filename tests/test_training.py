@@ -6,8 +6,8 @@ import sys
 
 import sklearn
 
-from training import MANIFEST_FILENAME, MODEL_FILENAME, train_iris
-from training.artifacts import sha256_file
+from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
+from training.train import train_iris
 
 
 def test_same_seed_gives_byte_identical_model(tmp_path):

@@ -1,32 +1,68 @@
-"""``python -m training``: train the default iris forest into a model directory."""
+"""``python -m training``: train a random forest into a model directory.
+
+Without ``--csv`` it trains the default iris model. With ``--csv FILE
+--target COLUMN`` it trains on your table: every other column is a numeric
+feature, in file order (``--drop`` leaves columns out).
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
-from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME
-from training.train import DEFAULT_MODEL_DIR, DEFAULT_N_ESTIMATORS, DEFAULT_SEED, train_iris
+from contract.generate import CLASSIFICATION, REGRESSION
+from training.artifacts import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
+from training.table import TableError, read_table
+from training.train import (
+    DEFAULT_MODEL_DIR, DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR,
-                        help="model directory to write (default: %(default)s)")
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--csv", type=Path, help="train on this CSV (a header row names the columns)")
+    parser.add_argument("--target", help="the CSV column to predict (required with --csv)")
+    parser.add_argument("--task", choices=(CLASSIFICATION, REGRESSION), default=CLASSIFICATION,
+                        help="classify the target's values, or predict it as a number (default: %(default)s)")
+    parser.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                        help="leave this CSV column out of the features (repeatable)")
+    parser.add_argument("--out", type=Path,
+                        help=f"model directory to write (default: {DEFAULT_MODEL_DIR}, or models/NAME with --csv)")
+    parser.add_argument("--name", help="model name (default: iris, or the CSV file's stem)")
+    parser.add_argument("--version", default="1.0.0", help="model version recorded in the manifest")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--n-estimators", type=int, default=DEFAULT_N_ESTIMATORS)
-    parser.add_argument("--name", default="iris")
-    parser.add_argument("--version", default="1.0.0", help="model version recorded in the manifest")
     parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when the directory already holds a model and manifest")
+                        help="do nothing when the directory already holds a trained model")
     args = parser.parse_args(argv)
+    if args.csv is None and (args.target or args.drop or args.task != CLASSIFICATION):
+        parser.error("--target, --drop and --task describe a CSV: give --csv too")
+    if args.csv is not None and not args.target:
+        parser.error("--csv needs --target COLUMN: the column to predict")
 
-    if args.if_missing and (args.out / MODEL_FILENAME).is_file() and (args.out / MANIFEST_FILENAME).is_file():
-        print(f"{args.out}: model present, not retrained")
+    name = args.name or (args.csv.stem if args.csv else "iris")
+    out = args.out or (Path("models") / name if args.csv else DEFAULT_MODEL_DIR)
+    if args.if_missing and all((out / file).is_file() for file in (MODEL_FILENAME, MANIFEST_FILENAME,
+                                                                      CONTRACT_FILENAME)):
+        print(f"{out}: model present, not retrained")
         return 0
-    manifest = train_iris(args.out, seed=args.seed, n_estimators=args.n_estimators,
-                          name=args.name, version=args.version)
-    print(f"{args.out}: {manifest['name']} {manifest['version']} "
-          f"test_accuracy={manifest['metrics']['test_accuracy']:.3f} sha256={manifest['sha256'][:12]}")
+    try:
+        if args.csv is None:
+            manifest = train_iris(out, seed=args.seed, n_estimators=args.n_estimators,
+                                  name=name, version=args.version)
+        else:
+            table = read_table(args.csv, args.target, tuple(args.drop))
+            manifest = train_forest(out, table.feature_names, table.features, table.target,
+                                    task=args.task, target_name=table.target_name, dataset=str(args.csv),
+                                    name=name, version=args.version, seed=args.seed,
+                                    n_estimators=args.n_estimators)
+    except (TableError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    metrics = " ".join(f"{key}={value:.3f}" for key, value in manifest["metrics"].items()
+                       if key.startswith("test_") and isinstance(value, float))
+    print(f"{out}: {manifest['name']} {manifest['version']} ({manifest['task']}, "
+          f"{len(manifest['features'])} features) {metrics} sha256={manifest['sha256'][:12]}")
     return 0
 
 

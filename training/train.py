@@ -1,19 +1,30 @@
-"""Fit the default iris forest reproducibly and write its model directory."""
+"""Fit a random forest reproducibly and write its model directory.
+
+A model directory holds three files, all written here: the pickled forest,
+its manifest (identity, SHA-256, library versions, features, classes or
+target, held-out metrics) and its contract (the OpenAPI document the service
+enforces, generated from the manifest). The same data and seed give a
+byte-identical model file.
+"""
 
 import io
 import json
 import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
 import numpy as np
 import sklearn
-from sklearn.datasets import load_iris
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
+from contract.generate import CLASSIFICATION, REGRESSION, generate_contract, write_contract
+from training.artifacts import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
 
 DEFAULT_MODEL_DIR = Path("models/iris")
 DEFAULT_SEED = 42
@@ -21,37 +32,72 @@ DEFAULT_N_ESTIMATORS = 100
 TEST_FRACTION = 0.25
 # Identifier-friendly names: they become JSON keys in the rich request form.
 IRIS_FEATURE_NAMES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+# Fits longer than this show their progress; shorter ones stay quiet.
+QUIET_SECONDS = 2.0
+PROGRESS_STEPS = 10
+EXAMPLE_ROWS = 2
 
 
-def train_iris(
-    out_dir: Path = DEFAULT_MODEL_DIR,
-    *,
-    seed: int = DEFAULT_SEED,
-    n_estimators: int = DEFAULT_N_ESTIMATORS,
-    name: str = "iris",
-    version: str = "1.0.0",
-) -> dict:
-    """Train on scikit-learn's bundled iris data; return the manifest written.
+class TrainingError(ValueError):
+    """The data cannot make a useful model; the message says why."""
 
-    The same seed gives a byte-identical ``model.joblib``: the split, the
-    bootstrap samples and the feature draws all come from ``seed``.
-    """
+
+def train_iris(out_dir: Path = DEFAULT_MODEL_DIR, *, seed: int = DEFAULT_SEED,
+               n_estimators: int = DEFAULT_N_ESTIMATORS, name: str = "iris", version: str = "1.0.0") -> dict:
+    """The default model: scikit-learn's bundled iris data; return the manifest written."""
+    from sklearn.datasets import load_iris
+
     iris = load_iris()
-    features, target = iris.data.astype(np.float64), iris.target
+    return train_forest(
+        out_dir, list(IRIS_FEATURE_NAMES), iris.data.astype(np.float64), iris.target.tolist(),
+        task=CLASSIFICATION, target_name="species", class_names=dict(enumerate(iris.target_names.tolist())),
+        dataset="sklearn.datasets.load_iris", name=name, version=version, seed=seed,
+        n_estimators=n_estimators)
+
+
+def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, target: Sequence, *,
+                 task: str, target_name: str, dataset: str, name: str, version: str = "1.0.0",
+                 seed: int = DEFAULT_SEED, n_estimators: int = DEFAULT_N_ESTIMATORS,
+                 class_names: dict | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict:
+    """Fit a forest on ``features`` -> ``target``, evaluate it on a held-out
+    quarter, and write the model directory; return the manifest.
+
+    A classifier's labels are ``target``'s values; ``class_names`` maps a
+    label to a readable name (default: the label as text). A regressor's
+    target must be numbers.
+    """
+    y = _target_for(task, target)
+    if len(y) < 4:
+        raise TrainingError(f"{len(y)} rows are too few to train and hold out a test set: need at least 4")
+    if task == CLASSIFICATION and len(set(y.tolist())) < 2:
+        raise TrainingError(f"the target {target_name!r} has a single class ({y[0]!r}): "
+                            f"there is nothing to tell apart")
     x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=TEST_FRACTION, random_state=seed, stratify=target
-    )
-    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed)
-    forest.fit(x_train, y_train)
-    accuracy = float((forest.predict(x_test) == y_test).mean())
+        features, y, test_size=TEST_FRACTION, random_state=seed, stratify=_strata(task, y))
+
+    forest_class = RandomForestClassifier if task == CLASSIFICATION else RandomForestRegressor
+    forest = forest_class(n_estimators=n_estimators, random_state=seed)
+    _fit_showing_progress(forest, x_train, y_train, progress or _print_progress)
 
     buffer = io.BytesIO()
     joblib.dump(forest, buffer)
     model_bytes = buffer.getvalue()
+    predicted = forest.predict(x_test)
+    if task == CLASSIFICATION:
+        outcome = {"classes": [{"label": label, "name": (class_names or {}).get(label, str(label))}
+                               for label in forest.classes_.tolist()]}
+        metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
+                   "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
+    else:
+        outcome = {}
+        metrics = {"test_r2": float(r2_score(y_test, predicted)),
+                   "test_mae": float(mean_absolute_error(y_test, predicted))}
 
     manifest = {
         "name": name,
         "version": version,
+        "task": task,
         "estimator": f"{type(forest).__module__}.{type(forest).__qualname__}",
         "model_file": MODEL_FILENAME,
         "sha256": sha256_hex(model_bytes),
@@ -64,27 +110,91 @@ def train_iris(
         },
         "features": [
             {"name": feature, "min": float(column.min()), "max": float(column.max())}
-            for feature, column in zip(IRIS_FEATURE_NAMES, x_train.T)
+            for feature, column in zip(feature_names, x_train.T)
         ],
-        "classes": [
-            {"label": int(label), "name": str(iris.target_names[label])}
-            for label in forest.classes_
-        ],
+        "target": _describe_target(target_name, task, y_train),
+        **outcome,
         "hyperparameters": forest.get_params(),
-        "metrics": {
-            "test_accuracy": accuracy,
-            "train_rows": int(len(x_train)),
-            "test_rows": int(len(x_test)),
-        },
-        "training": {
-            "dataset": "sklearn.datasets.load_iris",
-            "seed": seed,
-            "test_fraction": TEST_FRACTION,
-        },
+        "metrics": {**metrics, "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
+        "training": {"dataset": dataset, "seed": seed, "test_fraction": TEST_FRACTION},
     }
+    examples = _example_rows(task, x_test, y_test)
+    outputs = forest.predict_proba(examples) if task == CLASSIFICATION else forest.predict(examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MODEL_FILENAME).write_bytes(model_bytes)
     (out_dir / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_contract(generate_contract(manifest, examples.tolist(), outputs.tolist()), out_dir / CONTRACT_FILENAME)
     return manifest
+
+
+def _target_for(task: str, target: Sequence) -> np.ndarray:
+    """Labels as written (whole numbers become ints), or a regressor's numbers."""
+    values = list(target)
+    if task == REGRESSION:
+        try:
+            return np.array([float(value) for value in values])
+        except ValueError as error:
+            raise TrainingError(f"a regression target must be numeric: {error}") from None
+    if task != CLASSIFICATION:
+        raise TrainingError(f"unknown task {task!r}: use {CLASSIFICATION} or {REGRESSION}")
+    if all(isinstance(value, (int, np.integer)) for value in values):
+        return np.array(values, dtype=np.int64)
+    texts = [str(value) for value in values]
+    if all(_is_whole_number(text) for text in texts):
+        return np.array([int(text) for text in texts], dtype=np.int64)
+    return np.array(texts, dtype=object)
+
+
+def _is_whole_number(text: str) -> bool:
+    digits = text[1:] if text[:1] in "+-" else text
+    return digits.isdigit() and str(int(text)) == text.lstrip("+")
+
+
+def _strata(task: str, y: np.ndarray) -> np.ndarray | None:
+    """Stratify a classifier's split when every class can appear on both sides."""
+    if task != CLASSIFICATION:
+        return None
+    _, counts = np.unique(y, return_counts=True)
+    test_rows = int(np.ceil(len(y) * TEST_FRACTION))
+    return y if counts.min() >= 2 and test_rows >= len(counts) else None
+
+
+def _describe_target(name: str, task: str, y_train: np.ndarray) -> dict:
+    if task == REGRESSION:
+        return {"name": name, "min": float(y_train.min()), "max": float(y_train.max())}
+    return {"name": name}
+
+
+def _example_rows(task: str, x_test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
+    """A few held-out rows for the contract's examples; for a classifier,
+    rows of different classes where the test set has them."""
+    if task == REGRESSION:
+        return x_test[:EXAMPLE_ROWS]
+    firsts = sorted(np.unique(y_test.astype(str), return_index=True)[1])
+    return x_test[firsts[:EXAMPLE_ROWS]]
+
+
+def _fit_showing_progress(forest, x: np.ndarray, y: np.ndarray, show: Callable[[str], None]) -> None:
+    """Grow the forest in steps (``warm_start``), reporting once a fit takes
+    longer than ``QUIET_SECONDS``. scikit-learn draws each new tree's seed
+    from the same stream either way: the forest is byte-identical to one fit."""
+    total = forest.n_estimators
+    sizes = [*range(max(1, total // PROGRESS_STEPS), total, max(1, total // PROGRESS_STEPS)), total]
+    started = time.monotonic()
+    forest.set_params(warm_start=True)
+    for size in sizes:
+        forest.set_params(n_estimators=size)
+        forest.fit(x, y)
+        elapsed = time.monotonic() - started
+        if elapsed > QUIET_SECONDS:
+            show(f"fitting: {size}/{total} trees, {elapsed:.1f} s" + (" - done" if size == total else ""))
+    forest.set_params(warm_start=False)
+
+
+def _print_progress(line: str) -> None:
+    """One line per step; on a terminal the line is redrawn in place."""
+    last = line.endswith("done")
+    sys.stderr.write(line + ("\r" if sys.stderr.isatty() and not last else "\n"))
+    sys.stderr.flush()

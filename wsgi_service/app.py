@@ -3,7 +3,8 @@
 ``Service`` is a plain PEP 3333 callable. Its routes come from the contract's
 paths (one ``on_<operationId>`` per operation), so a route cannot exist
 without being documented. Everything a response needs that does not depend on
-the request is encoded once, here, at start.
+the request is encoded once, here, at start. Each answered request is
+counted (``metrics``) and logged as one JSON line (``logs``).
 """
 
 import json
@@ -11,7 +12,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from time import perf_counter
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
@@ -22,10 +23,12 @@ from werkzeug.wsgi import get_input_stream
 from contract import operations
 from wsgi_service.agreement import check_contract_fits_model
 from wsgi_service.decoding import decode_json
+from wsgi_service.logs import log_request
+from wsgi_service.metrics import METRICS_MEDIA_TYPE, UNMATCHED, ServiceMetrics
 from wsgi_service.model import LoadedModel, load_model
 from wsgi_service.prediction import Predictor
 from wsgi_service.problems import (
-    ContentTooLarge,
+    BodyTooLarge,
     JSON_MEDIA_TYPE,
     InternalError,
     MalformedJson,
@@ -37,7 +40,7 @@ from wsgi_service.problems import (
     UnsupportedMediaType,
     problem_reply,
 )
-from wsgi_service.settings import Settings
+from wsgi_service.settings import Settings, StartupError
 from wsgi_service.validation import RequestValidator
 
 log = logging.getLogger("wsgi_service")
@@ -56,6 +59,7 @@ class Service:
         check_contract_fits_model(contract, model)
         self.settings = settings
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
+        self.metrics = ServiceMetrics(contract, model)
         # No slash fixing: a redirect answering a POST would only confuse clients.
         self.url_map = Map(_rules_from(contract), merge_slashes=False, strict_slashes=False)
         # Bound once: matching needs only the path and the method (no host
@@ -85,23 +89,35 @@ class Service:
         werkzeug routes; the request and response wrappers are not used on
         this path: building them cost more than half of a single-row request.
         """
+        started = perf_counter()
         request_id = self._request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         method = environ.get("REQUEST_METHOD", "GET")
+        path = _path_info(environ)
+        endpoint = UNMATCHED
         try:
-            endpoint, values = self._routes.match(_path_info(environ), method)
+            endpoint, values = self._routes.match(path, method)
             reply = getattr(self, f"on_{endpoint}")(environ, **values)
         except Problem as problem:
-            reply = problem_reply(problem, request_id)
+            reply = self._refuse(problem, request_id)
         except HTTPException as error:
-            reply = problem_reply(self._problem_from_werkzeug(error), request_id)
+            reply = self._refuse(self._problem_from_werkzeug(error), request_id)
         except Exception:
-            log.exception("unhandled error [request_id=%s] %s %s", request_id, method, _path_info(environ))
+            # The traceback goes to the log only: the client gets the request id to quote.
+            log.exception("unhandled error [request_id=%s] %s %s", request_id, method, path,
+                          extra={"fields": {"request_id": request_id, "method": method, "path": path}})
             reply = problem_reply(InternalError("The server failed to answer this request; "
                                                 "it is logged under the request id."), request_id)
         start_response(STATUS_LINES[reply.status], [
             ("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
             (REQUEST_ID_HEADER, request_id), ("X-Content-Type-Options", "nosniff"), *reply.headers])
+        seconds = perf_counter() - started
+        self.metrics.answered(endpoint, method, reply.status, seconds)
+        log_request(environ, request_id, method, path, reply.status, seconds, reply.rows)
         return [] if method == "HEAD" else [reply.body]
+
+    def _refuse(self, problem: Problem, request_id: str) -> Reply:
+        self.metrics.refused(problem)
+        return problem_reply(problem, request_id)
 
     def _request_id(self, sent: str) -> str:
         return sent if self._request_id_pattern.fullmatch(sent) else secrets.token_hex(16)
@@ -116,9 +132,9 @@ class Service:
             return NotFound("No such path; GET / lists the endpoints.")
         return Problem.for_status(error.code or 500, error.description or "")
 
-    def _body_too_large(self) -> ContentTooLarge:
-        return ContentTooLarge(f"The body exceeds {self.settings.max_body_bytes} bytes.",
-                               limit=self.settings.max_body_bytes)
+    def _body_too_large(self) -> BodyTooLarge:
+        return BodyTooLarge(f"The body exceeds {self.settings.max_body_bytes} bytes.",
+                            limit=self.settings.max_body_bytes)
 
     # --- endpoints: one per operationId in the contract ---
 
@@ -133,6 +149,9 @@ class Service:
 
     def on_contract(self, environ: dict) -> Reply:
         return self._contract_reply
+
+    def on_metrics(self, environ: dict) -> Reply:
+        return Reply(200, self.metrics.exposition(), METRICS_MEDIA_TYPE)
 
     def on_predict(self, environ: dict) -> Reply:
         content_type = environ.get("CONTENT_TYPE", "")
@@ -154,7 +173,9 @@ class Service:
                                 errors=[("", "unreadable body")]) from None
         if len(data) > self.settings.max_body_bytes:
             raise self._body_too_large()
-        return Reply(200, _encode(self.predictor.answer(decode_json(data))))
+        answer = self.predictor.answer(decode_json(data))
+        self.metrics.predicted(answer)
+        return Reply(200, _encode(answer.document), rows=answer.rows)
 
 
 def _path_info(environ: dict) -> str:
@@ -178,8 +199,13 @@ def create_app(settings: Settings | None = None) -> Service:
     model = load_model(settings.model_dir,
                        allow_sklearn_version_mismatch=settings.allow_sklearn_version_mismatch,
                        compile_estimator=settings.compile_forest)
-    contract_bytes = Path(settings.contract_path).read_bytes()
-    return Service(model, json.loads(contract_bytes), contract_bytes, settings)
+    try:
+        contract_bytes = settings.contract_file.read_bytes()
+        contract = json.loads(contract_bytes)
+    except (OSError, ValueError) as error:
+        raise StartupError(f"no readable contract at {settings.contract_file} ({error}): training writes it "
+                           f"beside the model; retrain with `python -m training --out {settings.model_dir}`") from None
+    return Service(model, contract, contract_bytes, settings)
 
 
 def create_app_from_env() -> Service:

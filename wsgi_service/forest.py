@@ -13,17 +13,18 @@ flattened once, at load, and evaluated in one of two ways:
 Exactness is kept by doing the same arithmetic in the same order:
 - a row is rounded to float32, as scikit-learn does, and each float32 value
   is compared ``<=`` with the node's float64 threshold;
-- a tree's probabilities are its leaf values as stored (scikit-learn 1.4
-  and later store class fractions and use them as they are);
-- tree probabilities are added in estimator order, starting from zero, and
-  the sum divided by the number of trees, as ``ForestClassifier.predict_proba``
-  does. The result is bitwise identical, which the service checks at start
-  (see ``verify_against``).
+- a tree's answer is its leaf value as stored (scikit-learn 1.4 and later
+  store a classifier's class fractions and use them as they are; a
+  regressor's leaf holds its mean);
+- tree answers are added in estimator order and the sum divided by the
+  number of trees, as ``ForestClassifier.predict_proba`` and
+  ``ForestRegressor.predict`` do. The result is bitwise identical, which the
+  service checks at start (``compile_forest``).
 """
 
 import numpy as np
 import sklearn
-from sklearn.ensemble._forest import ForestClassifier
+from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
 
 # Deciding every split for every row wins while rows x nodes stays below this;
 # beyond it the compiled per-tree walk does. Measured on the iris forest (1,328
@@ -33,9 +34,9 @@ PROBE_MAX_ROWS = 2048
 
 
 class CompiledForest:
-    """The trees of a single-output forest classifier as flat node arrays."""
+    """The trees of a single-output forest (classifier or regressor) as flat node arrays."""
 
-    def __init__(self, estimator: ForestClassifier):
+    def __init__(self, estimator: ForestClassifier | ForestRegressor):
         trees = [tree.tree_ for tree in estimator.estimators_]
         offsets = np.cumsum([0] + [tree.node_count for tree in trees[:-1]])
         is_leaf = np.concatenate([tree.children_left < 0 for tree in trees])
@@ -51,19 +52,24 @@ class CompiledForest:
         self._roots = offsets.astype(np.intp)
         self._offsets = offsets.astype(np.intp)
         self._depth = max(tree.max_depth for tree in trees)
-        self._leaf_probabilities = np.concatenate([tree.value[:, 0, :] for tree in trees])
+        # Per node: class fractions (a classifier) or the mean (a regressor, one column).
+        self._leaf_values = np.concatenate([tree.value[:, 0, :] for tree in trees])
         self._trees = trees
         self.n_features = estimator.n_features_in_
 
     @staticmethod
     def supports(estimator: object) -> bool:
-        """Forest classifiers (random forest, extra trees) with one output; nothing else."""
-        return (isinstance(estimator, ForestClassifier)
-                and getattr(estimator, "n_outputs_", None) == 1
-                and type(estimator).predict_proba is ForestClassifier.predict_proba
+        """Forests (random forest, extra trees) with one output whose averaging
+        scikit-learn's own classes do; nothing else."""
+        averages_as_scikit_learn = (
+            (isinstance(estimator, ForestClassifier)
+             and type(estimator).predict_proba is ForestClassifier.predict_proba)
+            or (isinstance(estimator, ForestRegressor) and type(estimator).predict is ForestRegressor.predict))
+        return (averages_as_scikit_learn and getattr(estimator, "n_outputs_", None) == 1
                 and len(getattr(estimator, "estimators_", ())) > 0)
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+    def evaluate(self, rows: np.ndarray) -> np.ndarray:
+        """Per-class probabilities (a classifier) or predictions as one column (a regressor)."""
         rows32 = np.ascontiguousarray(rows, dtype=np.float32)
         if len(rows32) * self._feature.size <= EVERY_SPLIT_MAX_DECISIONS:
             return self._decide_every_split(rows32)
@@ -79,17 +85,18 @@ class CompiledForest:
         for _ in range(self._depth):
             node = next_node.take(node)
         node -= row_base.T
-        per_tree = self._leaf_probabilities.take(node, axis=0)
-        # Reducing the outer axis adds whole slices in estimator order, as
-        # scikit-learn accumulates (pairwise summation applies only to the inner axis).
-        total = np.add.reduce(per_tree, axis=0)
+        per_tree = self._leaf_values.take(node, axis=0)
+        # Accumulating adds the trees strictly in estimator order, as scikit-learn
+        # does. (A plain sum may switch to pairwise summation when the other axes
+        # have length 1: one row of a regressor, and the bits differ.)
+        total = np.add.accumulate(per_tree, axis=0)[-1]
         total /= len(self._roots)
         return total
 
     def _walk_tree_by_tree(self, rows32: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(rows32), self._leaf_probabilities.shape[1]))
+        total = np.zeros((len(rows32), self._leaf_values.shape[1]))
         for tree, offset in zip(self._trees, self._offsets):
-            total += self._leaf_probabilities.take(tree.apply(rows32) + offset, axis=0)
+            total += self._leaf_values.take(tree.apply(rows32) + offset, axis=0)
         total /= len(self._trees)
         return total
 
@@ -101,11 +108,14 @@ def compile_forest(estimator: object) -> tuple["CompiledForest | None", str]:
     every split threshold: any difference at all and scikit-learn serves.
     """
     if not CompiledForest.supports(estimator):
-        return None, f"{type(estimator).__name__} is not a single-output forest classifier"
+        return None, f"{type(estimator).__name__} is not a single-output random forest"
     forest = CompiledForest(estimator)
     rows32 = probe_rows(forest)
     with sklearn.config_context(assume_finite=True):
-        expected = estimator.predict_proba(rows32)
+        if isinstance(estimator, ForestClassifier):
+            expected = estimator.predict_proba(rows32)
+        else:
+            expected = estimator.predict(rows32).reshape(len(rows32), 1)
     # The every-split evaluation is checked in the batch sizes it serves.
     chunk = max(1, EVERY_SPLIT_MAX_DECISIONS // forest._feature.size)
     answers = {

@@ -1,13 +1,22 @@
 """gunicorn settings for every way the service runs: ``python -m wsgi_service``,
 the container's CMD and the Procfile all use ``-c python:wsgi_service.gunicorn_config``.
 
-gunicorn reads this module once, in the master. Command-line flags still
-override it (the tests pass ``--bind 127.0.0.1:<port>``).
+gunicorn reads this module once, in the master, before it loads the app.
+Command-line flags still override it (the tests pass ``--bind 127.0.0.1:<port>``).
+
+It also prepares what the app's metrics and logs need from the server: the
+directory where every worker writes its metric values (``/metrics`` sums
+them), and JSON log lines at ``LOG_LEVEL``.
 """
 
+import atexit
 import gc
-import logging
+import os
+import shutil
+import tempfile
 
+from wsgi_service.logs import configure_logging
+from wsgi_service.metrics import ENV_MULTIPROC_DIR
 from wsgi_service.settings import ServerSettings
 
 _server = ServerSettings.from_env()
@@ -18,8 +27,8 @@ workers = _server.workers
 # Load the model once in the master; forked workers share its pages.
 preload_app = True
 loglevel = _server.log_level
-accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+# The app writes one JSON line per request itself (wsgi_service.logs): gunicorn's would repeat it.
+accesslog = None
 timeout = 30
 graceful_timeout = 30
 # gunicorn 27's control socket sits at one fixed path per user: two servers on
@@ -35,14 +44,39 @@ def pre_fork(server, worker):
     gc.freeze()
 
 
-def _log_app_errors_to_stderr(level: str) -> None:
-    """gunicorn configures only its own loggers; the app's go to stderr beside them."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
-    logger = logging.getLogger("wsgi_service")
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
+def _use_private_metrics_dir() -> None:
+    """Point prometheus_client at a fresh private directory, unless the user named one.
+
+    Set here because prometheus_client chooses multiprocess mode when it is
+    imported, and the app imports it when gunicorn loads it, after this
+    module. Fresh, so no file of an earlier run is ever summed with this
+    one's: nothing to wipe. (A wipe in ``on_starting`` would come too late:
+    with ``preload_app`` the master has loaded the app and written its own
+    files by then, the model's identity among them.)
+    """
+    if os.environ.get(ENV_MULTIPROC_DIR):
+        return
+    path = tempfile.mkdtemp(prefix="wsgi-service-metrics-")
+    os.environ[ENV_MULTIPROC_DIR] = path
+    atexit.register(_remove_in_master, path, os.getpid())
 
 
-_log_app_errors_to_stderr(_server.log_level)
+def _remove_in_master(path: str, master_pid: int) -> None:
+    """Remove the directory when the master exits, a refused start included; not when a worker
+    does (workers are forks and run the master's exit handlers). A USR2 re-exec makes its own."""
+    if os.getpid() == master_pid:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_use_private_metrics_dir()
+
+
+def child_exit(server, worker):
+    """prometheus_client's bookkeeping for a dead worker: its live gauges go, its counts stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn configures only its own loggers, as text; the app's are JSON lines beside them.
+configure_logging(_server.log_level)

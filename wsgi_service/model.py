@@ -20,7 +20,8 @@ from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
 from wsgi_service.forest import CompiledForest, compile_forest
 from wsgi_service.settings import ENV_ALLOW_SKLEARN_MISMATCH, StartupError
 
-REQUIRED_MANIFEST_KEYS = ("name", "version", "sha256", "versions", "features", "classes")
+REQUIRED_MANIFEST_KEYS = ("name", "version", "sha256", "versions", "features")
+CLASSIFICATION, REGRESSION = "classification", "regression"
 log = logging.getLogger(__name__)
 
 
@@ -37,15 +38,20 @@ class LoadedModel:
         return {key: self.manifest[key] for key in ("name", "version", "sha256")}
 
     @property
+    def is_classifier(self) -> bool:
+        return self.manifest.get("task", CLASSIFICATION) == CLASSIFICATION
+
+    @property
     def feature_names(self) -> list[str]:
         return [feature["name"] for feature in self.manifest["features"]]
 
     @property
     def class_names(self) -> list[str]:
-        return [cls["name"] for cls in self.manifest["classes"]]
+        return [cls["name"] for cls in self.manifest.get("classes", ())]
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        """Per-class probabilities, columns in ``estimator.classes_`` order.
+    def evaluate(self, rows: np.ndarray) -> np.ndarray:
+        """A classifier's per-class probabilities (columns in
+        ``estimator.classes_`` order), or a regressor's predictions as one column.
 
         From the compiled forest when there is one (bitwise the same numbers,
         without scikit-learn's per-call overhead), else from scikit-learn.
@@ -55,9 +61,11 @@ class LoadedModel:
         overflow that sum into inf - inf and a RuntimeWarning).
         """
         if self.compiled is not None:
-            return self.compiled.predict_proba(rows)
+            return self.compiled.evaluate(rows)
         with sklearn.config_context(assume_finite=True):
-            return self.estimator.predict_proba(rows)
+            if self.is_classifier:
+                return self.estimator.predict_proba(rows)
+            return self.estimator.predict(rows).reshape(len(rows), 1)
 
 
 def load_model(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False,
@@ -110,12 +118,23 @@ def _read_manifest(model_dir: Path) -> dict:
 
 
 def _check_estimator_matches_manifest(model: LoadedModel, model_path: Path) -> None:
-    estimator = model.estimator
-    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
-        raise StartupError(f"{model_path} holds a {type(estimator).__name__}, not a fitted classifier")
+    estimator, task = model.estimator, model.manifest.get("task", CLASSIFICATION)
+    if task not in (CLASSIFICATION, REGRESSION):
+        raise StartupError(f"{model_path}: the manifest's task {task!r} is neither {CLASSIFICATION} nor {REGRESSION}")
+    is_classifier = hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
+    if model.is_classifier != is_classifier:
+        raise StartupError(f"{model_path} holds a {type(estimator).__name__}; the manifest says the task is {task}")
+    if getattr(estimator, "n_outputs_", 1) != 1:
+        raise StartupError(f"{model_path} predicts {estimator.n_outputs_} outputs; the service serves one")
+    if not hasattr(estimator, "n_features_in_"):
+        raise StartupError(f"{model_path} holds an unfitted {type(estimator).__name__}")
     if estimator.n_features_in_ != len(model.feature_names):
         raise StartupError(f"{model_path} expects {estimator.n_features_in_} features, "
                            f"the manifest lists {len(model.feature_names)}")
+    if not is_classifier:
+        return
+    if "classes" not in model.manifest:
+        raise StartupError(f"{model_path}: the manifest of a classifier lists no classes")
     labels = [cls["label"] for cls in model.manifest["classes"]]
     if estimator.classes_.tolist() != labels:
         raise StartupError(f"{model_path} predicts classes {estimator.classes_.tolist()}, "

@@ -1,16 +1,28 @@
 """The prediction core: a decoded body in, a JSON-ready answer out. No HTTP here.
 
 Two request forms share one path. The seed form (a bare array of rows)
-answers a bare array of labels, as the original tutorial's clients expect;
-the rich form (``{"instances": [...]}``, rows as arrays or named objects)
-answers labels, class names, probabilities and the model's identity.
+answers a bare array with one prediction per row, as the original tutorial's
+clients expect; the rich form (``{"instances": [...]}``, rows as arrays or
+named objects) answers, per row, the label, class name and probabilities
+(a classifier) or the value (a regressor), and the model's identity.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from wsgi_service.model import LoadedModel
 from wsgi_service.problems import ContentTooLarge
 from wsgi_service.validation import RequestValidator
+
+
+class Answer(NamedTuple):
+    """What one request predicted: the JSON-ready body, and what metrics count."""
+
+    document: object
+    rows: int
+    # Index into the model's classes of each row's prediction (classifiers only).
+    winners: np.ndarray | None
 
 
 class Predictor:
@@ -20,9 +32,9 @@ class Predictor:
         self._max_batch_rows = max_batch_rows
         self._features = model.feature_names
         self._class_names = model.class_names
-        self._labels = model.estimator.classes_
+        self._labels = model.estimator.classes_ if model.is_classifier else None
 
-    def answer(self, body: object) -> object:
+    def answer(self, body: object) -> Answer:
         """Validate ``body`` against the contract and predict every row.
 
         Raises ``ContentTooLarge`` or ``ContractViolation``; the batch limit is
@@ -37,18 +49,29 @@ class Predictor:
 
         matrix = np.array([[row[name] for name in self._features] if isinstance(row, dict) else row
                            for row in rows], dtype=np.float64)
-        probabilities = self._model.predict_proba(matrix)
+        outputs = self._model.evaluate(matrix)
+        if self._labels is None:
+            return self._values(outputs[:, 0].tolist(), rich)
+        return self._classes(outputs, rich)
+
+    def _classes(self, probabilities: np.ndarray, rich: bool) -> Answer:
         # The label is the most probable class, exactly as the estimator's own
         # predict() derives it (first of equals on a tie).
         winners = probabilities.argmax(axis=1)
         labels = self._labels.take(winners).tolist()
         if not rich:
-            return labels
-        return {
+            return Answer(labels, len(labels), winners)
+        return Answer({
             "predictions": [
                 {"label": label, "class_name": self._class_names[winner],
                  "probabilities": dict(zip(self._class_names, row))}
                 for label, winner, row in zip(labels, winners.tolist(), probabilities.tolist())
             ],
             "model": self._model.identity,
-        }
+        }, len(labels), winners)
+
+    def _values(self, values: list[float], rich: bool) -> Answer:
+        if not rich:
+            return Answer(values, len(values), None)
+        return Answer({"predictions": [{"value": value} for value in values], "model": self._model.identity},
+                      len(values), None)

@@ -2,7 +2,8 @@
 
 Each subclass carries its status and title; raising one anywhere below the
 WSGI layer is how code says "answer the client with this". Only
-``problem_reply`` turns them into an answer.
+``problem_reply`` turns them into an answer. A refusal of what the client
+sent also names its ``reason``, the label the metrics count it under.
 """
 
 import json
@@ -22,6 +23,8 @@ class Problem(Exception):
 
     status = 500
     title = "Internal Server Error"
+    # Why the request's content was refused (a metrics label); None for every other problem.
+    reason: str | None = None
 
     def __init__(self, detail: str, *, errors: Iterable[tuple[str, str]] = (),
                  headers: dict[str, str] | None = None, **extensions):
@@ -50,7 +53,7 @@ class Problem(Exception):
 
 
 class MalformedJson(Problem):
-    status, title = 400, "Bad Request"
+    status, title, reason = 400, "Bad Request", "malformed_json"
 
 
 class NotFound(Problem):
@@ -62,15 +65,21 @@ class MethodNotAllowed(Problem):
 
 
 class ContentTooLarge(Problem):
-    status, title = 413, "Content Too Large"
+    """Too many rows in the batch (prediction.py raises it as is), or, as ``BodyTooLarge``, too many bytes."""
+
+    status, title, reason = 413, "Content Too Large", "batch_too_large"
+
+
+class BodyTooLarge(ContentTooLarge):
+    reason = "body_too_large"
 
 
 class UnsupportedMediaType(Problem):
-    status, title = 415, "Unsupported Media Type"
+    status, title, reason = 415, "Unsupported Media Type", "unsupported_media_type"
 
 
 class ContractViolation(Problem):
-    status, title = 422, "Unprocessable Content"
+    status, title, reason = 422, "Unprocessable Content", "contract_violation"
 
 
 class InternalError(Problem):
@@ -84,6 +93,19 @@ class Reply(NamedTuple):
     body: bytes
     content_type: str = JSON_MEDIA_TYPE
     headers: tuple[tuple[str, str], ...] = ()
+    # Rows predicted, for the access log; None when the endpoint predicts nothing.
+    rows: int | None = None
+
+
+def refusal_reasons() -> list[str]:
+    """Every ``reason`` a problem class names, so the metrics can count each from zero."""
+    found, classes = [], [Problem]
+    while classes:
+        cls = classes.pop(0)
+        if cls.reason is not None and cls.reason not in found:
+            found.append(cls.reason)
+        classes.extend(cls.__subclasses__())
+    return found
 
 
 def problem_reply(problem: Problem, request_id: str) -> Reply:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract import CONTRACT_PATH
+from training.artifacts import CONTRACT_FILENAME
 
 ENV_PORT = "PORT"
 ENV_WEB_CONCURRENCY = "WEB_CONCURRENCY"
@@ -38,12 +38,17 @@ class Settings:
     """What the application needs; ``create_app`` takes it ready-made."""
 
     model_dir: Path = DEFAULT_MODEL_DIR
-    contract_path: Path = CONTRACT_PATH
+    # None: the contract training generated for this model, in its directory.
+    contract_path: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
     allow_sklearn_version_mismatch: bool = False
     # Off only to measure what the compiled forest gains (bench/).
     compile_forest: bool = True
+
+    @property
+    def contract_file(self) -> Path:
+        return Path(self.contract_path or Path(self.model_dir) / CONTRACT_FILENAME)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

@@ -4,7 +4,9 @@ The request schema is looked up in the OpenAPI document. At start it is also
 compiled into a fast predicate (``schema_compiler``) that proves a valid body
 valid in milliseconds; a body it does not accept goes to a real JSON Schema
 (Draft 2020-12) validator, which decides and says what is wrong. So the
-errors a client reads come from jsonschema alone. This module only turns the
+errors a client reads come from jsonschema alone, though it skips the array
+items the compiled schema proves valid (``proven_items``), so that one bad row
+in a large batch is explained in milliseconds too. This module only turns the
 validator's findings into pointers and short messages a client can act on;
 it holds no constraint of its own.
 """
@@ -14,10 +16,11 @@ import reprlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
-from jsonschema import ValidationError
+from jsonschema import Draft202012Validator, ValidationError
 
 from contract import pointer_to, schema_validator
 from wsgi_service.problems import ContractViolation, MalformedJson
+from wsgi_service.proven_items import validator_skipping_proven_items
 from wsgi_service.schema_compiler import UnsupportedSchema, compile_schema
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ class RequestValidator:
 
     def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA):
         self._proves_valid = _compiled_or_nothing(contract, schema_pointer)
-        self._schema_violations = SchemaViolations(contract, schema_pointer)
+        self._schema_violations = SchemaViolations(contract, schema_pointer, skip_proven_items=True)
 
     def violations(self, body: object) -> list[tuple[str, str]]:
         """Every ``(pointer, message)`` the body breaks; empty when it is valid."""
@@ -72,10 +75,17 @@ def _compiled_or_nothing(contract: dict, schema_pointer: str) -> Callable[[objec
 
 
 class SchemaViolations:
-    """What jsonschema finds wrong with a body, as pointers and short messages."""
+    """What jsonschema finds wrong with a body, as pointers and short messages.
 
-    def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA):
-        self._validator = schema_validator(contract, schema_pointer)
+    With ``skip_proven_items`` the same findings come without walking the
+    array items the compiled schema proves valid; without it jsonschema walks
+    the whole body, the reference the fast way is tested against.
+    """
+
+    def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA, *,
+                 skip_proven_items: bool = False):
+        self._validator = schema_validator(contract, schema_pointer, validator_skipping_proven_items(contract)
+                                           if skip_proven_items else Draft202012Validator)
 
     def find(self, body: object) -> list[tuple[str, str]]:
         """Every ``(pointer, message)`` the body breaks; empty when it is valid."""
@@ -97,7 +107,10 @@ def _leaves(error: ValidationError) -> Iterator[ValidationError]:
     branch whose type matched the value (an array row rather than a named
     one) says what is actually wrong, and where.
     """
-    if error.validator not in ("oneOf", "anyOf") or not error.context:
+    # A ``false`` branch's error carries no schema path (jsonschema drops
+    # it), so which branch it came from is unknown: keep the whole choice.
+    if error.validator not in ("oneOf", "anyOf") or not error.context or \
+            not all(sub.relative_schema_path for sub in error.context):
         yield error
         return
     by_branch = defaultdict(list)
@@ -116,14 +129,13 @@ def _message(error: ValidationError) -> str:
     """A short message that never echoes more than a bounded excerpt of the input."""
     kind, limit, value = error.validator, error.validator_value, error.instance
     if kind == "type":
-        expected = " or ".join(limit) if isinstance(limit, list) else limit
-        return f"expected {expected}, got {_json_type(value)}"
+        return f"expected {_type_names(limit)}, got {_json_type(value)}"
     if kind in ("oneOf", "anyOf"):
         types = [sub.validator_value for sub in error.context
                  if sub.validator == "type" and not sub.relative_path]
         if len(types) == len(limit):
-            return f"expected {' or '.join(types)}, got {_json_type(value)}"
-        branches = " or ".join(schema.get("$ref", "?").rsplit("/", 1)[-1] for schema in limit)
+            return f"expected {' or '.join(map(_type_names, types))}, got {_json_type(value)}"
+        branches = " or ".join(map(_branch_name, limit))
         return f"matches none of: {branches}"
     if kind == "minItems":
         return f"has {len(value)} items, needs at least {limit}"
@@ -141,6 +153,17 @@ def _message(error: ValidationError) -> str:
         unexpected = [name for name in value if name not in allowed]
         return f"unexpected {', '.join(_excerpt(name) for name in unexpected[:4])}"
     return f"fails {kind!r}: {_excerpt(value)}"
+
+
+def _type_names(types: str | list[str]) -> str:
+    return " or ".join(types) if isinstance(types, list) else types
+
+
+def _branch_name(schema: object) -> str:
+    """The name a client knows a branch by: the last part of its ``$ref``."""
+    if isinstance(schema, bool):
+        return str(schema).lower()
+    return str(schema.get("$ref", "?")).rsplit("/", 1)[-1]
 
 
 def _number(value: float) -> str:

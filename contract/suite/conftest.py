@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from contract import load_contract
+from contract import CONTRACT_PATH, load_contract
 from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_TOO_LARGE_BYTES, DEFAULT_WAIT_S, ENV_BASE_URL,
                             EXIT_NEVER_READY)
 from contract.suite.derived import range_rows, seed_rows, violations
@@ -26,6 +26,9 @@ def pytest_addoption(parser):
     group = parser.getgroup("contract", "certify a deployment against the contract")
     group.addoption("--base-url", default=os.environ.get(ENV_BASE_URL),
                     help=f"the deployment's base URL, path prefix included (default: ${ENV_BASE_URL})")
+    group.addoption("--contract", default=str(CONTRACT_PATH),
+                    help="the contract file to certify against: a model's own openapi.json, written by "
+                         "training (default: the iris contract, %(default)s)")
     group.addoption("--wait", type=float, default=DEFAULT_WAIT_S,
                     help="seconds to wait for the deployment to become ready (default: %(default)s)")
     group.addoption("--request-timeout", type=float, default=DEFAULT_TIMEOUT_S,
@@ -37,7 +40,10 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     if not config.getoption("base_url"):
         raise pytest.UsageError(f"name the deployment with --base-url URL or ${ENV_BASE_URL}")
-    config.stash[CONTRACT] = Contract(load_contract())
+    try:
+        config.stash[CONTRACT] = Contract(load_contract(config.getoption("contract")))
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError(f"cannot read the contract {config.getoption('contract')}: {error}") from None
 
 
 def pytest_report_header(config):

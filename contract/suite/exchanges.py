@@ -37,6 +37,17 @@ def expect(condition: bool, message: str, *exchanges: "Exchange") -> None:
         raise ContractFailure(message, *exchanges)
 
 
+def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
+    """``text/plain; version=0.0.4`` as ``("text/plain", {"version": "0.0.4"})``; names lowercased."""
+    kind, *parameters = value.split(";")
+    pairs = (parameter.partition("=") for parameter in parameters if parameter.strip())
+    return kind.strip().lower(), {name.strip().lower(): found.strip().strip('"') for name, _, found in pairs}
+
+
+def is_json(media_type: str) -> bool:
+    return media_type == JSON_MEDIA_TYPE or media_type.endswith("+json")
+
+
 def _refuse_constant(token: str):
     raise ValueError(f"{token} is not a JSON number")
 
@@ -70,7 +81,7 @@ class Exchange:
 
     @property
     def media_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return parse_media_type(self.headers.get("Content-Type", ""))[0]
 
     def json(self) -> object:
         """The body as strict JSON: NaN and Infinity, which Python's json accepts, are refused."""
@@ -78,6 +89,14 @@ class Exchange:
             return json.loads(self.response.content, parse_constant=_refuse_constant)
         except ValueError as error:
             raise ContractFailure(f"the response body is not JSON: {error}", self) from None
+
+    def text(self) -> str:
+        """The body as text, in the charset the Content-Type names (UTF-8 when it names none)."""
+        charset = parse_media_type(self.headers.get("Content-Type", ""))[1].get("charset", "utf-8")
+        try:
+            return self.response.content.decode(charset)
+        except (LookupError, UnicodeDecodeError) as error:
+            raise ContractFailure(f"the response body is not {charset} text: {error}", self) from None
 
     def describe(self) -> str:
         sent = self.request

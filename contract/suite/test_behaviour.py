@@ -1,19 +1,23 @@
 """What a schema cannot say about answers.
 
 The same request gets the same answer; a batch is answered as its rows one at
-a time; the seed form, rich arrays and rich named rows agree; probabilities
-form a distribution whose most probable class is the label; and every answer
-names the model that ``/model`` describes. Rows come from the contract's
+a time; the seed form, rich arrays and rich named rows agree; a classifier's
+probabilities form a distribution whose most probable class is the label;
+and every answer names the model that ``/model`` describes. Rows come from the contract's
 example and the served model's feature ranges.
 """
 
 import math
 
+import pytest
+
 from contract.suite.derived import encode, named
 from contract.suite.documented import HEALTH, INDEX, expect_answer
 from contract.suite.exchanges import expect
 
-PROBABILITY_TOLERANCE = 1e-9
+# Probabilities and a regressor's values: the same row must get the same
+# number whichever way it is sent, up to this much (absolute, or relative).
+TOLERANCE = 1e-9
 
 
 def _seed(predict, rows):
@@ -31,11 +35,28 @@ def _rich(predict, rows):
     return answer, exchange
 
 
-def _same(first: dict, second: dict) -> bool:
-    """Same label, and the same probabilities within the tolerance."""
-    first_p, second_p = first["probabilities"], second["probabilities"]
-    return first["label"] == second["label"] and first_p.keys() == second_p.keys() and all(
-        math.isclose(first_p[name], second_p[name], rel_tol=0, abs_tol=PROBABILITY_TOLERANCE) for name in first_p)
+def _agree(first: object, second: object) -> bool:
+    """Equal; numbers within the tolerance, dicts of them key by key. Labels
+    (strings, integers) must be equal."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(_agree(first[key], second[key]) for key in first)
+    if isinstance(first, float) or isinstance(second, float):
+        return (isinstance(first, (int, float)) and isinstance(second, (int, float))
+                and math.isclose(first, second, rel_tol=TOLERANCE, abs_tol=TOLERANCE))
+    return first == second and type(first) is type(second)
+
+
+def _seed_answer(prediction: dict) -> object:
+    """What the seed form answers for a rich-form prediction: its label, or a regressor's value."""
+    return prediction["label"] if "label" in prediction else prediction["value"]
+
+
+@pytest.fixture(scope="module")
+def classes(manifest) -> list[dict]:
+    """The served classifier's classes; a regressor's contract has none to check."""
+    if "classes" not in manifest:
+        pytest.skip("the served model is a regressor: it has no classes or probabilities")
+    return manifest["classes"]
 
 
 def _identity(contract, manifest) -> dict:
@@ -54,7 +75,7 @@ def test_batch_equals_rows_one_at_a_time(predict, rows):
     for index, row in enumerate(rows):
         single, exchange = _rich(predict, [row])
         alone, in_batch = single["predictions"][0], batch["predictions"][index]
-        expect(_same(alone, in_batch), f"row {index} is answered {alone} alone but {in_batch} in a batch",
+        expect(_agree(alone, in_batch), f"row {index} is answered {alone} alone but {in_batch} in a batch",
                batch_exchange, exchange)
 
 
@@ -63,21 +84,21 @@ def test_seed_and_rich_forms_agree(predict, rows, feature_names):
     arrays, arrays_exchange = _rich(predict, rows)
     names, names_exchange = _rich(predict, [named(row, feature_names) for row in rows])
     for index, (label, by_array, by_name) in enumerate(zip(labels, arrays["predictions"], names["predictions"])):
-        expect(label == by_array["label"] and _same(by_array, by_name),
+        expect(_agree(label, _seed_answer(by_array)) and _agree(by_array, by_name),
                f"row {index}: the seed form answers {label}, rich arrays {by_array}, rich named rows {by_name}",
                seed_exchange, arrays_exchange, names_exchange)
 
 
-def test_probabilities_sum_to_one(predict, rows):
+def test_probabilities_sum_to_one(predict, rows, classes):
     answer, exchange = _rich(predict, rows)
     for index, prediction in enumerate(answer["predictions"]):
         total = math.fsum(prediction["probabilities"].values())
-        expect(abs(total - 1) <= PROBABILITY_TOLERANCE,
-               f"row {index}: probabilities sum to {total!r}, not 1 (±{PROBABILITY_TOLERANCE})", exchange)
+        expect(abs(total - 1) <= TOLERANCE,
+               f"row {index}: probabilities sum to {total!r}, not 1 (±{TOLERANCE})", exchange)
 
 
-def test_label_is_most_probable_class(predict, rows, manifest):
-    label_of = {cls["name"]: cls["label"] for cls in manifest["classes"]}
+def test_label_is_most_probable_class(predict, rows, classes):
+    label_of = {cls["name"]: cls["label"] for cls in classes}
     answer, exchange = _rich(predict, rows)
     for index, prediction in enumerate(answer["predictions"]):
         probabilities = prediction["probabilities"]
@@ -102,11 +123,16 @@ def test_health_names_served_model(client, contract, manifest):
 
 
 def test_served_model_fits_contract(contract, manifest, feature_names):
-    """The features and classes /model reports are exactly those the contract's schemas admit."""
+    """The features and classes /model reports are exactly those the contract's schemas admit;
+    a regressor's contract describes no classes."""
     named_row, row = contract.schema("NamedRow"), contract.schema("Row")
     expect(sorted(feature_names) == sorted(named_row["required"]) and row["minItems"] == len(feature_names),
            f"/model's features {feature_names} are not the contract's {named_row['required']} "
            f"(rows of {row['minItems']} values)")
+    if "classes" not in manifest:
+        expect("Label" not in contract.document["components"]["schemas"],
+               "/model describes a regressor (no classes), the contract a classifier (a Label schema)")
+        return
     classes = {(cls["label"], cls["name"]) for cls in manifest["classes"]}
     expect({label for label, _ in classes} == set(contract.schema("Label")["enum"])
            and {name for _, name in classes} == set(contract.schema("ClassName")["enum"]),
