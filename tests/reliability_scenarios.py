@@ -40,6 +40,7 @@ from tests.reliability_harness import (
     wrk_result,
 )
 from training.artifacts import MANIFEST_FILENAME, MODEL_FILENAME
+from wsgi_service.logs import ACCESS_LOGGER
 
 GRACEFUL_TIMEOUT_S = 30  # wsgi_service.gunicorn_config (not imported: it configures logging at import)
 POLL_S = 0.002
@@ -172,8 +173,9 @@ def kill_worker_run(model_dir: Path, wrk_files, connections: int = 64, seconds: 
             serving = time.monotonic()
         finally:
             run = wrk_result(process)
+        # gunicorn's lines about the two workers, not the victim's JSON access lines.
         log = [line for line in server.log().splitlines()
-               if str(victim) in line or f"pid: {replacement}" in line]
+               if (str(victim) in line or f"pid: {replacement}" in line) and ACCESS_LOGGER not in line]
         return KillFigures(run, victim, replacement, in_flight, forked - killed, serving - killed,
                            server.workers(), log, load_before, load_average())
 
