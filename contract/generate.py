@@ -36,7 +36,7 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
     features = [feature["name"] for feature in manifest["features"]]
     task = manifest.get("task", CLASSIFICATION)
     target = manifest.get("target", {}).get("name", "the target")
-    rows = [[float(value) for value in row] for row in example_rows]
+    rows = [[value if isinstance(value, str) else float(value) for value in row] for row in example_rows]
     named_rows = [dict(zip(features, row)) for row in rows]
 
     if task == CLASSIFICATION:
@@ -57,15 +57,18 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
         raise ValueError(f"unknown task {task!r}: expected {CLASSIFICATION} or {REGRESSION}")
 
     schemas = document["components"]["schemas"]
+    values = [_feature_value(feature) for feature in manifest["features"]]
+    row = {"description": f"One row as an array, features in model order: {', '.join(features)}.",
+           "type": "array"}
+    if all(value is _FEATURE_VALUE for value in values):
+        row["items"] = _FEATURE_VALUE
+    else:  # a categorical feature takes words, so each position has its own schema
+        row.update({"prefixItems": values, "items": False})
     schemas.update({
-        "Row": {
-            "description": f"One row as an array, features in model order: {', '.join(features)}.",
-            "type": "array", "items": _FEATURE_VALUE,
-            "minItems": len(features), "maxItems": len(features),
-        },
+        "Row": {**row, "minItems": len(features), "maxItems": len(features)},
         "NamedRow": {
             "description": "One row as an object keyed by feature name; every feature, nothing else.",
-            "type": "object", "properties": {name: _FEATURE_VALUE for name in features},
+            "type": "object", "properties": dict(zip(features, values)),
             "required": features, "additionalProperties": False,
         },
         **outcome,
@@ -97,6 +100,14 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
     else:
         del schemas["Manifest"]["properties"]["classes"]
     return document
+
+
+def _feature_value(feature: dict) -> dict:
+    """A numeric feature's schema (shared), or a categorical one's: exactly its words."""
+    if "categories" in feature:
+        return {"description": f"{feature['name']}: one of the words it was trained with.",
+                "type": "string", "enum": feature["categories"]}
+    return _FEATURE_VALUE
 
 
 def _classification_schemas(labels: list, names: list[str]) -> dict:

@@ -186,3 +186,55 @@ def test_long_fits_show_progress_and_short_ones_stay_quiet(tmp_path, monkeypatch
     assert lines[-1].endswith("done")
     quiet, shown = (tmp_path / name / MODEL_FILENAME for name in ("quiet", "shown"))
     assert quiet.read_bytes() == shown.read_bytes(), "growing the forest in steps changed it"
+
+
+# --- words as features: --categorical ---
+
+ORIGINS, ROASTS = ("Antigua", "Huila", "Kona", "Sidamo"), ("dark", "light", "medium")
+
+
+@pytest.fixture(scope="module")
+def categorical_model(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("categorical")
+    rng = np.random.default_rng(3)
+    lines = ["origin,acidity,roast,body,grade"]
+    for _ in range(200):
+        origin, roast = rng.choice(ORIGINS), rng.choice(ROASTS)
+        acidity, body = round(rng.uniform(5, 9), 2), round(rng.uniform(5, 9), 2)
+        grade = "specialty" if origin in ("Kona", "Sidamo") and acidity > 6.5 else \
+            "premium" if body > 7 else "commercial"
+        lines.append(f"{origin},{acidity},{roast},{body},{grade}")
+    (work / "lots.csv").write_text("\n".join(lines) + "\n")
+    refused = _train("--csv", str(work / "lots.csv"), "--target", "grade", "--out", str(work / "refused"))
+    assert refused.returncode == 2 and "--categorical origin" in refused.stderr
+    trained = _train("--csv", str(work / "lots.csv"), "--target", "grade", "--categorical", "origin",
+                     "--categorical", "roast", "--out", str(work / "model"))
+    assert trained.returncode == 0, trained.stderr
+    return work / "model"
+
+
+def test_categorical_words_are_the_values_the_contract_admits(categorical_model):
+    manifest = json.loads((categorical_model / MANIFEST_FILENAME).read_text())
+    assert manifest["features"][0] == {"name": "origin", "categories": list(ORIGINS)}
+    assert set(manifest["features"][1]) == {"name", "min", "max"}
+    schemas = json.loads((categorical_model / CONTRACT_FILENAME).read_text())["components"]["schemas"]
+    assert schemas["Row"]["prefixItems"][2]["enum"] == list(ROASTS) and schemas["Row"]["items"] is False
+    assert schemas["NamedRow"]["properties"]["origin"]["enum"] == list(ORIGINS)
+
+
+def test_categorical_model_serves_words_and_is_certified(categorical_model):
+    port = free_port()
+    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(categorical_model)}) as base_url:
+        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
+                                    "--contract", str(categorical_model / CONTRACT_FILENAME)],
+                                   cwd=REPO_ROOT, capture_output=True, text=True)
+        assert certified.returncode == 0, certified.stdout[-3000:]
+        rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0]]
+        answer = requests.post(f"{base_url}/predict", json=rows, timeout=10)
+        unknown = requests.post(f"{base_url}/predict", timeout=10,
+                                json={"instances": [{"origin": "Mars", "acidity": 7, "roast": "dark", "body": 6}]})
+    estimator = joblib.load(categorical_model / MODEL_FILENAME)
+    codes = [[ORIGINS.index(row[0]), row[1], ROASTS.index(row[2]), row[3]] for row in rows]
+    assert answer.json() == estimator.predict(np.array(codes, dtype=float)).tolist()
+    assert unknown.status_code == 422
+    assert [error["pointer"] for error in unknown.json()["errors"]] == ["/instances/0/origin"]

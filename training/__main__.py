@@ -2,7 +2,8 @@
 
 Without ``--csv`` it trains the default iris model. With ``--csv FILE
 --target COLUMN`` it trains on your table: every other column is a numeric
-feature, in file order (``--drop`` leaves columns out).
+feature, in file order (``--drop`` leaves columns out, ``--categorical``
+takes a column of words).
 """
 
 import argparse
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="classify the target's values, or predict it as a number (default: %(default)s)")
     parser.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                         help="leave this CSV column out of the features (repeatable)")
+    parser.add_argument("--categorical", action="append", default=[], metavar="COLUMN",
+                        help="a CSV column of words (repeatable): the API accepts its words as they are "
+                             "written; the forest sees each word's index among them, sorted")
     parser.add_argument("--out", type=Path,
                         help=f"model directory to write (default: {DEFAULT_MODEL_DIR}, or models/NAME with --csv)")
     parser.add_argument("--name", help="model name (default: iris, or the CSV file's stem)")
@@ -35,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when the directory already holds a trained model")
     args = parser.parse_args(argv)
-    if args.csv is None and (args.target or args.drop or args.task != CLASSIFICATION):
-        parser.error("--target, --drop and --task describe a CSV: give --csv too")
+    if args.csv is None and (args.target or args.drop or args.categorical or args.task != CLASSIFICATION):
+        parser.error("--target, --drop, --categorical and --task describe a CSV: give --csv too")
     if args.csv is not None and not args.target:
         parser.error("--csv needs --target COLUMN: the column to predict")
 
@@ -51,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
             manifest = train_iris(out, seed=args.seed, n_estimators=args.n_estimators,
                                   name=name, version=args.version)
         else:
-            table = read_table(args.csv, args.target, tuple(args.drop))
+            table = read_table(args.csv, args.target, tuple(args.drop), tuple(args.categorical))
             manifest = train_forest(out, table.feature_names, table.features, table.target,
                                     task=args.task, target_name=table.target_name, dataset=str(args.csv),
                                     name=name, version=args.version, seed=args.seed,
-                                    n_estimators=args.n_estimators)
+                                    n_estimators=args.n_estimators, categories=table.categories)
     except (TableError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,9 +1,12 @@
 """Read a user's CSV into features and a target, or say exactly why not.
 
-The rules are the service's: every feature becomes a JSON number in the API,
-so a feature column must hold finite numbers in every row. Rather than guess
-(impute a missing value, encode a word), the reader stops and names the rows
-and columns to fix, or the ``--drop`` that leaves a column out.
+The rules are the service's: a feature is a JSON number in the API, so a
+feature column must hold finite numbers in every row, unless the user names
+it categorical (``--categorical``): then its words are the values the API
+accepts for it, and the forest sees each word's index in their sorted list.
+Rather than guess (impute a missing value, encode a word it was not told
+about), the reader stops and names the rows and columns to fix, with the
+``--drop`` or ``--categorical`` that would make the column usable.
 """
 
 import csv
@@ -26,13 +29,16 @@ class TableError(ValueError):
 @dataclass(frozen=True)
 class Table:
     feature_names: list[str]
-    features: np.ndarray  # float64, rows x features, every value finite
+    features: np.ndarray  # float64, rows x features, every value finite (a category: its index)
     target_name: str
     target: list[str]  # as written in the file; the task decides how to read it
+    # A categorical feature's words, sorted: the forest sees a word's index here.
+    categories: dict[str, list[str]]
 
 
-def read_table(path: Path, target: str, drop: tuple[str, ...] = ()) -> Table:
-    """Feature columns in file order (all but ``target`` and ``drop``), as numbers."""
+def read_table(path: Path, target: str, drop: tuple[str, ...] = (), categorical: tuple[str, ...] = ()) -> Table:
+    """Feature columns in file order (all but ``target`` and ``drop``), as numbers;
+    the ``categorical`` ones as the index of each word among the column's sorted words."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
@@ -43,7 +49,7 @@ def read_table(path: Path, target: str, drop: tuple[str, ...] = ()) -> Table:
     if not records:
         raise TableError(f"{path} is empty: expected a header row naming the columns, then data rows")
     header, rows = [name.strip() for name in records[0]], records[1:]
-    _check_header(path, header, target, drop)
+    _check_header(path, header, target, drop, categorical)
     if not rows:
         raise TableError(f"{path} has a header but no data rows")
     ragged = [number for number, row in enumerate(rows, start=1) if len(row) != len(header)]
@@ -61,25 +67,33 @@ def read_table(path: Path, target: str, drop: tuple[str, ...] = ()) -> Table:
     if missing_target:
         problems.append(f"target {target!r} is missing in {_rows(missing_target)}")
     values = np.empty((len(rows), len(feature_at)))
+    categories = {}
     for position, at in enumerate(feature_at):
         name, cells = header[at], columns[at]
         missing = _missing(cells)
         if missing:
             problems.append(f"column {name!r} is missing values in {_rows(missing)}")
             continue
+        if name in categorical:
+            categories[name] = sorted(set(cells))
+            index = {word: code for code, word in enumerate(categories[name])}
+            values[:, position] = [index[cell] for cell in cells]
+            continue
         numbers, words = _numbers(cells)
         if words:
             number, word = words[0]
             problems.append(f"column {name!r} is not numeric ({word!r} in row {number}): "
-                            f"drop it with --drop {_shell_word(name)}, or encode it as numbers")
+                            f"drop it with --drop {_shell_word(name)}, or treat its values as "
+                            f"categories with --categorical {_shell_word(name)}")
             continue
         values[:, position] = numbers
     if problems:
         raise TableError(f"{path}: " + "; ".join(problems))
-    return Table([header[at] for at in feature_at], values, target, columns[target_at])
+    return Table([header[at] for at in feature_at], values, target, columns[target_at], categories)
 
 
-def _check_header(path: Path, header: list[str], target: str, drop: tuple[str, ...]) -> None:
+def _check_header(path: Path, header: list[str], target: str, drop: tuple[str, ...],
+                  categorical: tuple[str, ...]) -> None:
     if target not in header:
         raise TableError(f"{path} has no column {target!r} to predict; its columns are {', '.join(header)}")
     unnamed = [number for number, name in enumerate(header, start=1) if not name]
@@ -88,11 +102,15 @@ def _check_header(path: Path, header: list[str], target: str, drop: tuple[str, .
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise TableError(f"{path}: column names {repeated} appear more than once")
-    unknown = [name for name in drop if name not in header]
-    if unknown:
-        raise TableError(f"{path}: --drop names columns that do not exist: {', '.join(unknown)}")
-    if target in drop:
-        raise TableError(f"{path}: the target {target!r} cannot also be dropped")
+    for option, names in (("--drop", drop), ("--categorical", categorical)):
+        unknown = [name for name in names if name not in header]
+        if unknown:
+            raise TableError(f"{path}: {option} names columns that do not exist: {', '.join(unknown)}")
+        if target in names:
+            raise TableError(f"{path}: the target {target!r} is predicted, not a feature: it cannot be {option}")
+    both = sorted(set(drop) & set(categorical))
+    if both:
+        raise TableError(f"{path}: {', '.join(both)}: both dropped and categorical")
 
 
 def _missing(cells: list[str]) -> list[int]:

@@ -58,14 +58,15 @@ def train_iris(out_dir: Path = DEFAULT_MODEL_DIR, *, seed: int = DEFAULT_SEED,
 def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, target: Sequence, *,
                  task: str, target_name: str, dataset: str, name: str, version: str = "1.0.0",
                  seed: int = DEFAULT_SEED, n_estimators: int = DEFAULT_N_ESTIMATORS,
-                 class_names: dict | None = None,
+                 class_names: dict | None = None, categories: dict[str, list[str]] | None = None,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Fit a forest on ``features`` -> ``target``, evaluate it on a held-out
     quarter, and write the model directory; return the manifest.
 
     A classifier's labels are ``target``'s values; ``class_names`` maps a
     label to a readable name (default: the label as text). A regressor's
-    target must be numbers.
+    target must be numbers. ``categories`` names the categorical features and
+    their words: ``features`` holds each word's index in that list.
     """
     y = _target_for(task, target)
     if len(y) < 4:
@@ -108,10 +109,8 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
             "numpy": np.__version__,
             "joblib": joblib.__version__,
         },
-        "features": [
-            {"name": feature, "min": float(column.min()), "max": float(column.max())}
-            for feature, column in zip(feature_names, x_train.T)
-        ],
+        "features": [_describe_feature(feature, column, categories or {})
+                     for feature, column in zip(feature_names, x_train.T)],
         "target": _describe_target(target_name, task, y_train),
         **outcome,
         "hyperparameters": forest.get_params(),
@@ -125,8 +124,22 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MODEL_FILENAME).write_bytes(model_bytes)
     (out_dir / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
-    write_contract(generate_contract(manifest, examples.tolist(), outputs.tolist()), out_dir / CONTRACT_FILENAME)
+    example_rows = [_as_sent(row, feature_names, categories or {}) for row in examples.tolist()]
+    write_contract(generate_contract(manifest, example_rows, outputs.tolist()), out_dir / CONTRACT_FILENAME)
     return manifest
+
+
+def _describe_feature(name: str, column: np.ndarray, categories: dict[str, list[str]]) -> dict:
+    """A numeric feature's observed training range, or a categorical one's words."""
+    if name in categories:
+        return {"name": name, "categories": categories[name]}
+    return {"name": name, "min": float(column.min()), "max": float(column.max())}
+
+
+def _as_sent(row: list[float], feature_names: list[str], categories: dict[str, list[str]]) -> list:
+    """A row as a client sends it: a categorical feature as its word, not its index."""
+    return [categories[name][int(value)] if name in categories else value
+            for name, value in zip(feature_names, row)]
 
 
 def _target_for(task: str, target: Sequence) -> np.ndarray:

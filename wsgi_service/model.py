@@ -46,6 +46,12 @@ class LoadedModel:
         return [feature["name"] for feature in self.manifest["features"]]
 
     @property
+    def category_codes(self) -> dict[int, dict[str, int]]:
+        """Per categorical feature (by position): each word's index, the number the forest saw."""
+        return {position: {word: code for code, word in enumerate(feature["categories"])}
+                for position, feature in enumerate(self.manifest["features"]) if "categories" in feature}
+
+    @property
     def class_names(self) -> list[str]:
         return [cls["name"] for cls in self.manifest.get("classes", ())]
 

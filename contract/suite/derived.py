@@ -25,11 +25,17 @@ def seed_rows(contract: Contract) -> list[list]:
     raise LookupError(f"the contract has no seed-form request example for {PREDICT!r}")
 
 
-def range_rows(manifest: dict) -> list[list[float]]:
-    """Rows at the low end, the middle and the high end of every feature's training range."""
-    features = manifest["features"]
-    return [[feature["min"] + share * (feature["max"] - feature["min"]) for feature in features]
-            for share in (0.0, 0.5, 1.0)]
+def range_rows(manifest: dict) -> list[list]:
+    """Rows at the low end, the middle and the high end of every feature's training
+    range; a categorical feature takes its first, middle and last word."""
+    return [[_at_share(feature, share) for feature in manifest["features"]] for share in (0.0, 0.5, 1.0)]
+
+
+def _at_share(feature: dict, share: float) -> float | str:
+    if "categories" in feature:
+        words = feature["categories"]
+        return words[round(share * (len(words) - 1))]
+    return feature["min"] + share * (feature["max"] - feature["min"])
 
 
 def named(row: list, feature_names: list[str]) -> dict:
