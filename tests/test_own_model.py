@@ -9,6 +9,8 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -30,6 +32,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _train(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True)
+
+
+@contextmanager
+def certified_server(model_dir: Path) -> Iterator[str]:
+    """``MODEL_DIR=model_dir python -m wsgi_service``, certified by ``python -m contract``
+    against the contract training wrote beside the model; yields its base URL."""
+    port = free_port()
+    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(model_dir)}) as base_url:
+        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
+                                    "--contract", str(model_dir / CONTRACT_FILENAME)],
+                                   cwd=REPO_ROOT, capture_output=True, text=True)
+        assert certified.returncode == 0, certified.stdout[-3000:]
+        yield base_url
 
 
 @pytest.fixture(scope="module", params=["classification", "regression"])
@@ -88,12 +103,7 @@ def test_same_table_and_seed_give_the_same_model(own_model, tmp_path):
 def test_served_and_certified_with_no_change(own_model):
     """MODEL_DIR=... python -m wsgi_service serves it; python -m contract certifies it against its contract."""
     task, model_dir = own_model
-    port = free_port()
-    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(model_dir)}) as base_url:
-        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
-                                    "--contract", str(model_dir / CONTRACT_FILENAME)],
-                                   cwd=REPO_ROOT, capture_output=True, text=True)
-        assert certified.returncode == 0, certified.stdout[-3000:]
+    with certified_server(model_dir) as base_url:
         rows = np.array([[float(feature) for feature in range(len(FEATURES))], [5.0] * len(FEATURES)])
         answer = requests.post(f"{base_url}/predict", json=rows.tolist(), timeout=10).json()
     estimator = joblib.load(model_dir / MODEL_FILENAME)
@@ -223,12 +233,7 @@ def test_categorical_words_are_the_values_the_contract_admits(categorical_model)
 
 
 def test_categorical_model_serves_words_and_is_certified(categorical_model):
-    port = free_port()
-    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(categorical_model)}) as base_url:
-        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
-                                    "--contract", str(categorical_model / CONTRACT_FILENAME)],
-                                   cwd=REPO_ROOT, capture_output=True, text=True)
-        assert certified.returncode == 0, certified.stdout[-3000:]
+    with certified_server(categorical_model) as base_url:
         rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0]]
         answer = requests.post(f"{base_url}/predict", json=rows, timeout=10)
         unknown = requests.post(f"{base_url}/predict", timeout=10,
