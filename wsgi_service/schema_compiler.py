@@ -3,9 +3,11 @@
 jsonschema walks the schema anew for every value it checks, which costs
 seconds for a batch of 10,000 rows. Here a schema is translated once, at
 start, into closures that check a whole list of values at a time: the types of
-all values in one C-level pass, bounds through ``min()`` and ``max()``, the
-cells of every row of a batch as one flattened list, and a ``oneOf`` whose
-branches take different JSON types by sending each value to its branch.
+all values in one C-level pass, bounds through ``min()`` and ``max()``, an
+``enum`` through one set lookup, the cells of every row of a batch as one
+flattened list (or, under ``prefixItems``, one list per position), and a
+``oneOf`` whose branches take different JSON types by sending each value to
+its branch.
 
 Only the keywords named in ``SUPPORTED`` are understood. Any other keyword
 (``format``, ``pattern``, ``integer`` as a type, ...) makes ``compile_schema``
@@ -46,13 +48,17 @@ _ANNOTATIONS = frozenset({"title", "description", "examples", "example", "defaul
 _TYPED_KEYWORDS = {
     "minimum": "number", "exclusiveMinimum": "number",
     "maximum": "number", "exclusiveMaximum": "number",
-    "items": "array", "minItems": "array", "maxItems": "array",
+    "prefixItems": "array", "items": "array", "minItems": "array", "maxItems": "array",
     "properties": "object", "required": "object", "additionalProperties": "object",
 }
 # Each bound: which end of a list of numbers it limits, and the test that end must pass.
 _BOUNDS = {"minimum": (min, ge), "exclusiveMinimum": (min, gt),
            "maximum": (max, le), "exclusiveMaximum": (max, lt)}
-SUPPORTED = _ANNOTATIONS | _TYPED_KEYWORDS.keys() | {"type", "$ref", "oneOf", "anyOf"}
+SUPPORTED = _ANNOTATIONS | _TYPED_KEYWORDS.keys() | {"type", "enum", "$ref", "oneOf", "anyOf"}
+# The JSON type of each exact Python type, to tell which values an ``enum`` member can equal.
+_JSON_TYPE_OF = {python_type: name for name, python_types in _PYTHON_TYPES.items()
+                 for python_type in python_types}
+_SCALAR_TYPES = ("null", "boolean", "number", "string")
 
 
 class UnsupportedSchema(ValueError):
@@ -133,6 +139,8 @@ class _Compiler:
         elif schema.keys() & _TYPED_KEYWORDS.keys():
             raise UnsupportedSchema(f"{where}: {sorted(schema.keys() & _TYPED_KEYWORDS.keys())} "
                                     "without a type")
+        if "enum" in schema:
+            parts.append(_enumeration(schema["enum"], f"{where}/enum"))
         if "$ref" in schema:
             parts.append(self._reference(schema["$ref"], where))
         for keyword in ("oneOf", "anyOf"):
@@ -175,18 +183,42 @@ class _Compiler:
     def _arrays(self, schema: dict, where: str) -> Callable[[list], bool]:
         shortest = _count(schema, "minItems", where, default=0)
         longest = _count(schema, "maxItems", where, default=inf)
-        items = self._compile(schema.get("items", True), f"{where}/items")
+        prefix = self._prefix(schema, where)
+        # 2020-12 "items" holds the elements after the prefix (all of them when
+        # there is none) to one schema; "items": false is only a length limit.
+        rest = self._compile(schema.get("items", True), f"{where}/items")
+        if rest is _NOTHING:
+            longest = min(longest, len(prefix))
 
         def all_valid(arrays: list) -> bool:
+            fewest = 0
             if arrays:
                 lengths = set(map(len, arrays))
-                if min(lengths) < shortest or max(lengths) > longest:
+                fewest = min(lengths)
+                if fewest < shortest or max(lengths) > longest:
                     return False
-            # 2020-12 "items" (with no "prefixItems") holds every element to one
-            # schema, so the elements of all arrays are checked as one list.
-            return items is _ANYTHING or items.all_valid(list(chain.from_iterable(arrays)))
+            # The elements at one position of all arrays are checked as one
+            # list, taken at C speed when every array reaches that position.
+            for index, check in enumerate(prefix):
+                column = list(map(itemgetter(index), arrays)) if index < fewest else \
+                    [array[index] for array in arrays if index < len(array)]
+                if not check.all_valid(column):
+                    return False
+            if rest is _ANYTHING or rest is _NOTHING:
+                return True
+            after = arrays if not prefix else (array[len(prefix):] for array in arrays)
+            return rest.all_valid(list(chain.from_iterable(after)))
 
         return all_valid
+
+    def _prefix(self, schema: dict, where: str) -> list[_Compiled]:
+        """One compiled schema per leading position, from ``prefixItems``."""
+        if "prefixItems" not in schema:
+            return []
+        schemas = schema["prefixItems"]
+        if not isinstance(schemas, list) or not schemas:
+            raise UnsupportedSchema(f"{where}/prefixItems: must be a non-empty list")
+        return [self._compile(sub, f"{where}/prefixItems/{index}") for index, sub in enumerate(schemas)]
 
     def _objects(self, schema: dict, where: str) -> Callable[[list], bool]:
         properties = schema.get("properties", {})
@@ -243,6 +275,34 @@ class _Compiler:
         types = [branch.types for branch in compiled]
         return _Compiled(lambda values: all(map(valid, values)),
                          None if None in types else frozenset().union(*types))
+
+
+def _enumeration(members: object, where: str) -> _Compiled:
+    """``enum`` of JSON scalars (null, booleans, numbers, strings); arrays
+    and objects among the members are refused rather than compared."""
+    if not isinstance(members, list) or \
+            not all(_JSON_TYPE_OF.get(type(member)) in _SCALAR_TYPES for member in members):
+        raise UnsupportedSchema(f"{where}: compiled only as a list of nulls, booleans, numbers and strings")
+    # JSON equality is Python's but for booleans: true is not 1, false is not
+    # 0, though Python's == says they are. So booleans are looked up apart,
+    # and a set of the other members does the rest: 1 finds 1.0 (equal
+    # numbers hash alike), a string finds only an equal string, and a set
+    # tries identity before ==, as jsonschema's equal() does.
+    booleans = frozenset(member for member in members if type(member) is bool)
+    others = frozenset(member for member in members if type(member) is not bool)
+    accepted = frozenset().union(*(_PYTHON_TYPES[_JSON_TYPE_OF[type(member)]] for member in members))
+
+    def all_valid(values: list) -> bool:
+        # The type pass first: it also keeps unhashable values out of the sets.
+        kinds = set(map(type, values))
+        if not kinds <= accepted:
+            return False
+        if bool not in kinds:
+            return others.issuperset(values)
+        return booleans.issuperset(value for value in values if type(value) is bool) and \
+            others.issuperset(value for value in values if type(value) is not bool)
+
+    return _Compiled(all_valid, accepted)
 
 
 def _owners_by_type(branches: list[_Compiled]) -> dict[type, int] | None:
