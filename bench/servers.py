@@ -60,28 +60,30 @@ def running_server(app_args: list[str], env: Mapping[str, str],
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env, "PORT": str(port)},
                                    stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            _wait_healthy(process, port, log)
+            wait_healthy(process, port, log)
             yield Server(f"http://127.0.0.1:{port}", port, process.pid, time.perf_counter() - started)
         finally:
             _stop(process)
 
 
-def _wait_healthy(process: subprocess.Popen, port: int, log) -> None:
+def wait_healthy(process: subprocess.Popen, port: int, log, health_path: str = "/health") -> None:
+    """Until ``health_path`` on 127.0.0.1:``port`` answers 200; the server's
+    output (``log``, a file) in the error when it exits first."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
             raise RuntimeError(f"server exited with status {process.returncode}:\n{log.read()[-4000:]}")
-        if _healthy(port):
+        if _healthy(port, health_path):
             return
         time.sleep(POLL_INTERVAL_S)
-    raise RuntimeError(f"server on port {port} not healthy after {STARTUP_TIMEOUT_S} s")
+    raise RuntimeError(f"server on port {port} not healthy at {health_path} after {STARTUP_TIMEOUT_S} s")
 
 
-def _healthy(port: int) -> bool:
+def _healthy(port: int, health_path: str) -> bool:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", health_path)
         return connection.getresponse().status == 200
     except OSError:
         return False

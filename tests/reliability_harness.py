@@ -39,12 +39,11 @@ from werkzeug.test import Client
 
 from bench.load import ensure_wrk
 from bench.memory import rollup_mib, worker_pids
-from bench.servers import free_port
+from bench.servers import free_port, wait_healthy
 from wsgi_service import Settings, create_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2  # WEB_CONCURRENCY for every run: the figures compare across machines
-STARTUP_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 40  # gunicorn_config's graceful_timeout is 30 s
 HOST = "127.0.0.1"
 
@@ -184,26 +183,12 @@ def live_server(model_dir: Path, *gunicorn_args: str, env: Mapping[str, str] = (
                 env={**os.environ, "MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(workers), **dict(env)})
         server = LiveServer(process, port, log_path)
         try:
-            _wait_healthy(server)
+            with open(log_path) as output:
+                wait_healthy(process, port, output)
             server.wait_for_workers(workers)
             yield server
         finally:
             stop(server)
-
-
-def _wait_healthy(server: LiveServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()[-3000:]}")
-        try:
-            if http_exchange(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                             timeout=1).status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    raise RuntimeError(f"server not healthy on port {server.port} after {STARTUP_TIMEOUT_S} s")
 
 
 def stop(server: LiveServer) -> None:

@@ -1,23 +1,19 @@
-"""Start real servers for tests: a subprocess on a free loopback port, polled until healthy."""
+"""Start real servers for tests: a subprocess on a free loopback port, polled until healthy.
+
+Port finding and the health wait are the benchmark's (``bench.servers``);
+tests differ only in what they start: any command, not just the serve command.
+"""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import requests
+from bench.servers import free_port, wait_healthy
 
-STARTUP_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port", "running_server", "serve_command"]
 
 
 @contextmanager
@@ -28,13 +24,12 @@ def running_server(args: list[str], port: int, env: Mapping[str, str] = (),
     The server's output goes to a file, not a pipe: a pipe nobody reads fills
     up and blocks the server mid-request.
     """
-    base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen([sys.executable, *args], env={**os.environ, **dict(env)},
                                    stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
-            _wait_healthy(process, base_url + health_path, log)
-            yield base_url
+            wait_healthy(process, port, log, health_path)
+            yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
             try:
@@ -42,21 +37,6 @@ def running_server(args: list[str], port: int, env: Mapping[str, str] = (),
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_healthy(process: subprocess.Popen, url: str, log) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read()}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server not healthy at {url} after {STARTUP_TIMEOUT_S} s")
 
 
 def serve_command(port: int) -> list[str]:

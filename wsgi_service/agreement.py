@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from contract import pointer_to
-from contract.generate import generate_contract, model_schema_names
+from contract.generate import generate_contract, load_template, model_schema_names
 from wsgi_service.model import LoadedModel
 from wsgi_service.settings import StartupError
 
@@ -25,8 +25,9 @@ FOREST_DTYPE_MAX = float(np.finfo(np.float32).max)
 
 def check_contract_fits_model(contract: dict, model: LoadedModel) -> None:
     schemas = contract["components"]["schemas"]
-    generated = generate_contract(model.manifest, [], [])["components"]["schemas"]
-    for name in model_schema_names():
+    template = load_template()  # read once: the generated schemas and their names both come from it
+    generated = generate_contract(model.manifest, [], [], template)["components"]["schemas"]
+    for name in model_schema_names(template):
         difference = _first_difference(schemas.get(name), generated.get(name), ("components", "schemas", name))
         if difference:
             where, in_contract, for_model = difference

@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from contract import HTTP_METHODS as OPENAPI_METHODS
 from contract import operations
 from wsgi_service.model import LoadedModel
 from wsgi_service.prediction import Answer
@@ -35,7 +36,8 @@ PREFIX = "forest_"
 # The endpoint label of a request that matched no operation (unknown path, undocumented method).
 UNMATCHED = "unmatched"
 OTHER_METHOD = "other"
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+# The methods HTTP defines: OpenAPI's operation methods, and CONNECT, which no operation can be.
+HTTP_METHODS = frozenset({method.upper() for method in OPENAPI_METHODS} | {"CONNECT"})
 # A single row takes about 0.1 ms in process (0.3 ms over HTTP), a 10,000-row
 # batch about 15 ms: fine steps from 0.1 ms to 25 ms, coarse ones beyond for the slow tail.
 LATENCY_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25,
@@ -123,10 +125,7 @@ class ServiceMetrics:
         reason = problem.reason
         if reason is None:
             return
-        counter = self._refusals_by_reason.get(reason)
-        if counter is None:  # a problem class defined after start
-            counter = self._refusals_by_reason[reason] = self._refusals.labels(reason)
-        counter.inc()
+        self._refusals_by_reason[reason].inc()  # every reason a problem class names, bound at start
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every value, summed over the server's processes."""
