@@ -91,5 +91,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=2)"]
 
-# gunicorn with the model preloaded, bound to 0.0.0.0:$PORT (wsgi_service.gunicorn_config).
+# gunicorn with the model preloaded, bound to 0.0.0.0:$PORT (wsgi_service.operations.gunicorn_config).
 CMD ["python", "-m", "wsgi_service"]

@@ -22,7 +22,7 @@ from pathspec import PathSpec
 
 HEALTH_NAMESPACE = "aws:elasticbeanstalk:environment:process:default"
 HEALTH_PATH = "/health"
-PROCFILE_WEB = "gunicorn --config python:wsgi_service.gunicorn_config"
+PROCFILE_WEB = "gunicorn --config python:wsgi_service.operations.gunicorn_config"
 # EB's own rule for a Procfile line (platforms-linux-extend, "Procfile").
 PROCFILE_LINE = re.compile(r"^[A-Za-z0-9_-]+:\s*[^\s].*$")
 NGINX_SIZE = re.compile(r"^(\d+)([kKmMgG]?)$")

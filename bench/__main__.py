@@ -6,7 +6,7 @@ that only parses the JSON body, served by the very same gunicorn settings.
 Three servers run side by side, each bound to 127.0.0.1 only and stopped by
 PID at the end, even on Ctrl-C:
 
-- ceiling: ``bench.ceiling:application`` under ``wsgi_service.gunicorn_config``;
+- ceiling: ``bench.ceiling:application`` under ``wsgi_service.operations.gunicorn_config``;
 - service: ``python -m wsgi_service``, the production command (compiled forest);
 - ``COMPILE_FOREST=0``: the same service, scikit-learn's own ``predict_proba`` serving.
 
@@ -33,10 +33,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import inprocess
-from bench.load import ensure_wrk, run_wrk
-from bench.memory import server_memory, worker_pids
+from bench.load import run_load
+from bench.memory import server_memory
 from bench.report import render, rows_from
-from bench.servers import Server, running_server
+from tests.harness.server import Server, running_server
+from tests.harness.wrk import ensure_wrk
 
 SINGLE_ROW = [[5.1, 3.5, 1.4, 0.2]]
 BATCH_SIZES = (1_000, 10_000)
@@ -47,7 +48,6 @@ LOADS = (("1 row, c=8", 1, 8), ("1 row, c=32", 1, 32),
 SERVERS = (("ceiling", ["bench.ceiling:application"], {}),
            ("service", [], {}),
            ("COMPILE_FOREST=0", [], {"COMPILE_FOREST": "0"}))
-WORKER_WAIT_S = 10
 SETTLE_S = 0.5  # after the last worker is forked, before memory is read
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM unwinds like Ctrl-C, through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, _interrupt)
-    wrk = ensure_wrk()
+    ensure_wrk()
     meta = {"workers": args.workers, "worker_class": args.worker_class, "wrk_seconds": args.duration,
             "warmup_seconds": args.warmup, "rounds": args.rounds, "starts": args.starts, "wrk_threads": 1,
             "cpus": os.cpu_count(), "load_average_before": _load_average()}
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
             scratch = Path(scratch)
             model_dir = args.model_dir.resolve() if args.model_dir else _train(scratch / "model")
-            results = _measure_servers(model_dir, _write_bodies(scratch), args, wrk)
+            results = _measure_servers(model_dir, _write_bodies(scratch), args)
             print("in-process timings", flush=True)
             timings = inprocess.time_all(model_dir)
     except KeyboardInterrupt:
@@ -104,23 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _measure_servers(model_dir: Path, bodies: dict[int, Path], args, wrk: str) -> dict:
+def _measure_servers(model_dir: Path, bodies: dict[int, Path], args) -> dict:
     """Start every server, load them in turns, read their memory; stop them all, whatever happens."""
     results = {name: {"start_to_healthy_s": None, "starts_s": [], "loads": {}, "rounds": []}
                for name, _, _ in SERVERS}
     with ExitStack() as running:
         servers: dict[str, Server] = {}
         for name, app_args, extra_env in SERVERS:
-            env = {**extra_env, "MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(args.workers)}
+            gunicorn_args = ["--worker-class", args.worker_class, *app_args]
+            serve = dict(model_dir=model_dir, env=extra_env, workers=args.workers)
             starts = results[name]["starts_s"]
             for _ in range(args.starts - 1):
-                with running_server(app_args, env, args.worker_class) as server:
+                with running_server(*gunicorn_args, **serve) as server:
                     starts.append(server.start_to_healthy_s)
-            server = running.enter_context(running_server(app_args, env, args.worker_class))
+            server = running.enter_context(running_server(*gunicorn_args, **serve))
             starts.append(server.start_to_healthy_s)
             results[name]["start_to_healthy_s"] = statistics.median(starts)
             print(f"{name}: healthy after {', '.join(f'{s:.2f}' for s in starts)} s", flush=True)
-            _wait_for_workers(server.pid, args.workers)
             for path in bodies.values():
                 _check_answers(server.port, path)
             servers[name] = server
@@ -131,8 +131,8 @@ def _measure_servers(model_dir: Path, bodies: dict[int, Path], args, wrk: str) -
         for round_number in range(1, args.rounds + 1):
             for load_name, rows, connections in LOADS:
                 for name, server in servers.items():
-                    result = run_wrk(server.base_url + "/predict", bodies[rows], rows, connections,
-                                     args.duration, args.warmup, wrk).to_dict()
+                    result = run_load(server.base_url + "/predict", bodies[rows], rows, connections,
+                                      args.duration, args.warmup).to_dict()
                     results[name]["rounds"].append({"round": round_number, "load": load_name, **result})
                     results[name]["loads"][load_name] = _best(results[name]["loads"].get(load_name), result)
                     print(f"round {round_number}, {load_name}, {name}: "
@@ -188,15 +188,6 @@ def _write_bodies(directory: Path) -> dict[int, Path]:
         paths[rows] = directory / f"body-{rows}.json"
         paths[rows].write_text(json.dumps(body, separators=(",", ":")))
     return paths
-
-
-def _wait_for_workers(master_pid: int, count: int) -> None:
-    """/health answers once one worker is up; memory and load want all of them."""
-    deadline = time.monotonic() + WORKER_WAIT_S
-    while len(worker_pids(master_pid)) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn {master_pid} has not started {count} workers after {WORKER_WAIT_S} s")
-        time.sleep(0.05)
 
 
 def _check_answers(port: int, body_path: Path) -> None:

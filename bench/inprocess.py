@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.datasets import load_iris
 
 from contract import load_contract
-from wsgi_service.model import LoadedModel, load_model
-from wsgi_service.validation import RequestValidator
+from wsgi_service.model.loading import LoadedModel, load_model
+from wsgi_service.enforcement.validation import RequestValidator
 
 ROW_COUNTS = (1, 100, 10_000, 100_000)
 REPEAT = 5

@@ -16,33 +16,11 @@ root only; ``None`` otherwise).
 
 import os
 import struct
-from pathlib import Path
+from tests.harness.proc import rollup_mib, worker_pids
 
-KIB_PER_MIB = 1024
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _PRESENT = 1 << 63
 _FRAME_MASK = (1 << 55) - 1
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """The master's children: gunicorn's workers."""
-    pids = []
-    for task in Path(f"/proc/{master_pid}/task").glob("*"):
-        try:
-            pids += [int(pid) for pid in (task / "children").read_text().split()]
-        except OSError:
-            pass  # the thread ended while we looked
-    return sorted(set(pids))
-
-
-def rollup_mib(pid: int) -> dict[str, float]:
-    """RSS, PSS and anonymous PSS of one process, in MiB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss", "Pss_Anon", "Pss_Shmem"):
-            fields[name.lower() + "_mib"] = int(rest.split()[0]) / KIB_PER_MIB
-    return fields
 
 
 def file_frames(pid: int) -> set[int]:

@@ -7,12 +7,12 @@ the four model refusals; then one table of targets, met or not. Exit status
 1 when a target is missed.
 
 ``--compare``: the same service under other worker settings, to choose them
-(gunicorn flags override ``wsgi_service.gunicorn_config``): a shorter load,
+(gunicorn flags override ``wsgi_service.operations.gunicorn_config``): a shorter load,
 with and without keep-alive, kill -9, and the slow clients, per setting.
 
 Everything runs on 127.0.0.1 against ``python -m wsgi_service`` with 2
 workers; run from the repository root. The machinery lives in
-``tests/reliability_harness.py`` and ``tests/reliability_scenarios.py``.
+``tests/harness/`` (``runs`` above all).
 """
 
 import argparse
@@ -23,19 +23,21 @@ import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
-from tests.reliability_harness import build_corpus, load_average, write_wrk_files
-from tests.reliability_scenarios import (
+from tests.harness.corpus import build_corpus
+from tests.harness.proc import load_average
+from tests.harness.runs import (
+    FAST_CLIENT_LIMIT_S,
     GRACEFUL_TIMEOUT_S,
+    MEMORY_FLAT_MIB,
+    RECOVERY_LIMIT_S,
     kill_worker_run,
     load_run,
     refusal_runs,
     sigterm_run,
     slow_clients_run,
 )
+from tests.harness.wrk import write_corpus_table
 
-MEMORY_FLAT_MIB = 1.5
-RECOVERY_LIMIT_S = 5
-FAST_CLIENT_LIMIT_S = 2
 # name -> gunicorn flags over the config; the first is the config as it is.
 WORKER_SETTINGS = {
     "sync, timeout 30 (config)": (),
@@ -60,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         model_dir = args.model_dir.resolve() if args.model_dir else _train(scratch / "model")
         corpus = build_corpus(model_dir)
-        wrk_files = write_wrk_files(corpus, scratch)
+        corpus_table = write_corpus_table(corpus, scratch)
         print(f"load average before: {load_average()}", flush=True)
         if args.compare:
-            figures, rows = _compare(model_dir, corpus, wrk_files, args.load_seconds)
+            figures, rows = _compare(model_dir, corpus, corpus_table, args.load_seconds)
         else:
-            figures, rows = _issue_runs(model_dir, corpus, wrk_files, scratch, args.load_seconds)
+            figures, rows = _issue_runs(model_dir, corpus, corpus_table, scratch, args.load_seconds)
         print(f"load average after: {load_average()}")
     print()
     print(_table(rows))
@@ -75,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(row[-1] == "NO" for row in rows) else 0
 
 
-def _issue_runs(model_dir: Path, corpus, wrk_files, scratch: Path, load_seconds: int):
-    load = _shown(load_run(model_dir, wrk_files, seconds=load_seconds))
-    kill = _shown(kill_worker_run(model_dir, wrk_files))
+def _issue_runs(model_dir: Path, corpus, corpus_table, scratch: Path, load_seconds: int):
+    load = _shown(load_run(model_dir, corpus_table, seconds=load_seconds))
+    kill = _shown(kill_worker_run(model_dir, corpus_table))
     term = _shown(sigterm_run(model_dir, corpus))
     slow = _shown(slow_clients_run(model_dir, corpus))
     refusals = refusal_runs(model_dir, scratch)
@@ -125,7 +127,7 @@ def _issue_runs(model_dir: Path, corpus, wrk_files, scratch: Path, load_seconds:
     return figures, rows
 
 
-def _compare(model_dir: Path, corpus, wrk_files, load_seconds: int):
+def _compare(model_dir: Path, corpus, corpus_table, load_seconds: int):
     """Loads interleaved across the settings (a burst of other work on the machine then spoils
     one setting's figure, not a whole comparison), then kill -9 and the slow clients per setting."""
     figures = {name: {} for name in WORKER_SETTINGS}
@@ -133,10 +135,10 @@ def _compare(model_dir: Path, corpus, wrk_files, load_seconds: int):
         for name, flags in WORKER_SETTINGS.items():
             print(f"\n=== {name}: {' '.join(flags) or '(no flags)'}", flush=True)
             figures[name]["load_close" if close else "load_keepalive"] = _shown(
-                load_run(model_dir, wrk_files, seconds=load_seconds, gunicorn_args=flags, close=close))
+                load_run(model_dir, corpus_table, seconds=load_seconds, gunicorn_args=flags, close=close))
     for name, flags in WORKER_SETTINGS.items():
         print(f"\n=== {name}: {' '.join(flags) or '(no flags)'}", flush=True)
-        figures[name]["kill"] = _shown(kill_worker_run(model_dir, wrk_files, gunicorn_args=flags))
+        figures[name]["kill"] = _shown(kill_worker_run(model_dir, corpus_table, gunicorn_args=flags))
         figures[name]["slow_clients"] = _shown(slow_clients_run(model_dir, corpus, gunicorn_args=flags))
     rows = []
     for name, runs in figures.items():

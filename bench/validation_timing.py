@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 from contract import load_contract
-from wsgi_service.validation import RequestValidator, SchemaViolations
+from wsgi_service.enforcement.validation import RequestValidator, SchemaViolations
 
 BATCH_SIZES = (1, 100, 10_000)
 

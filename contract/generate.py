@@ -17,8 +17,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.model_directory import CLASSIFICATION, IDENTITY_KEYS, REGRESSION
+
 TEMPLATE_PATH = Path(__file__).with_name("template.json")
-CLASSIFICATION, REGRESSION = "classification", "regression"
 GENERATED = "generated from the model's manifest by contract/generate.py"
 
 _FEATURE_VALUE = {"$ref": "#/components/schemas/FeatureValue"}
@@ -86,7 +87,7 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
         "rich_arrays": {"summary": "Rich form, rows as arrays", "value": {"instances": rows}},
         "rich_named": {"summary": "Rich form, rows keyed by feature name", "value": {"instances": named_rows}},
     }
-    identity = {key: manifest[key] for key in ("name", "version", "sha256")}
+    identity = {key: manifest[key] for key in IDENTITY_KEYS}
     predict["responses"]["200"]["content"]["application/json"]["examples"] = {
         "seed": {"summary": "Answer to the seed form", "value": seed_answer},
         "rich": {"summary": "Answer to the rich form",

@@ -3,15 +3,13 @@ an in-process client, and one real gunicorn server per test run."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from werkzeug.test import Client
 
-from tests.servers import free_port, running_server, serve_command
+from tests.harness.server import REPO_ROOT, running_server
 from wsgi_service import Settings, create_app
-from wsgi_service.settings import ENV_MODEL_DIR
 
 settings.register_profile("default", deadline=None, max_examples=100, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -26,7 +24,7 @@ def model_dir(tmp_path_factory):
     from the committed contract's.)"""
     directory = tmp_path_factory.mktemp("models") / "iris"
     subprocess.run([sys.executable, "-m", "training", "--out", str(directory)], check=True,
-                   capture_output=True, cwd=Path(__file__).resolve().parent.parent)
+                   capture_output=True, cwd=REPO_ROOT)
     return directory
 
 
@@ -44,6 +42,5 @@ def client(app):
 @pytest.fixture(scope="session")
 def live_server(model_dir):
     """Base URL of the real gunicorn server, started as the README says."""
-    port = free_port()
-    with running_server(serve_command(port), port, env={ENV_MODEL_DIR: str(model_dir)}) as base_url:
-        yield base_url
+    with running_server(model_dir=model_dir) as server:
+        yield server.base_url

@@ -6,7 +6,6 @@ or target, hyperparameters and held-out metrics) and ``openapi.json`` (the
 contract the service enforces for it, generated from the manifest). The
 service trusts nothing else about a model.
 
-The service imports only ``training.artifacts`` (the file names): the fitting
-code in ``training.train`` pulls in scikit-learn's metrics and model
-selection, which a serving process has no use for.
+The directory's layout is ``contract.model_directory``'s, shared with the
+service and the contract generator; the service imports nothing from here.
 """

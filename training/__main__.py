@@ -10,11 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from contract.generate import CLASSIFICATION, REGRESSION
-from training.artifacts import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
+from contract.model_directory import (
+    CLASSIFICATION, CONTRACT_FILENAME, DEFAULT_MODEL_DIR, MANIFEST_FILENAME, MODEL_FILENAME, TASKS,
+)
 from training.table import TableError, read_table
 from training.train import (
-    DEFAULT_MODEL_DIR, DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
+    DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
 )
 
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", type=Path, help="train on this CSV (a header row names the columns)")
     parser.add_argument("--target", help="the CSV column to predict (required with --csv)")
-    parser.add_argument("--task", choices=(CLASSIFICATION, REGRESSION), default=CLASSIFICATION,
+    parser.add_argument("--task", choices=TASKS, default=CLASSIFICATION,
                         help="classify the target's values, or predict it as a number (default: %(default)s)")
     parser.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                         help="leave this CSV column out of the features (repeatable)")

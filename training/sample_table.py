@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import make_classification, make_regression
 
+from contract.model_directory import CLASSIFICATION, TASKS
+
 FEATURES = ("aroma", "acidity", "body", "flavor", "aftertaste",
             "balance", "sweetness", "moisture_pct", "altitude_m", "defects")
 GRADES = ("commercial", "premium", "specialty")
@@ -24,8 +26,8 @@ UNITS = ((6, 9.5, 2), (6, 9.5, 2), (6, 9.5, 2), (6, 9.5, 2), (6, 9.5, 2),
          (6, 9.5, 2), (6, 10, 2), (8, 13, 1), (600, 2300, 0), (0, 12, 0))
 
 
-def write_sample_table(path: Path, *, rows: int = 300, task: str = "classification", seed: int = 7) -> Path:
-    if task == "classification":
+def write_sample_table(path: Path, *, rows: int = 300, task: str = CLASSIFICATION, seed: int = 7) -> Path:
+    if task == CLASSIFICATION:
         values, target = make_classification(n_samples=rows, n_features=len(FEATURES), n_informative=6,
                                              n_redundant=2, n_classes=len(GRADES), class_sep=1.5,
                                              random_state=seed)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the CSV file to write")
     parser.add_argument("--rows", type=int, default=300)
-    parser.add_argument("--task", choices=("classification", "regression"), default="classification")
+    parser.add_argument("--task", choices=TASKS, default=CLASSIFICATION)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     path = write_sample_table(args.out, rows=args.rows, task=args.task, seed=args.seed)

@@ -23,10 +23,11 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from contract.generate import CLASSIFICATION, REGRESSION, generate_contract, write_contract
-from training.artifacts import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
+from contract.generate import generate_contract, write_contract
+from contract.model_directory import (
+    CLASSIFICATION, CONTRACT_FILENAME, DEFAULT_MODEL_DIR, MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION, sha256_hex,
+)
 
-DEFAULT_MODEL_DIR = Path("models/iris")
 DEFAULT_SEED = 42
 DEFAULT_N_ESTIMATORS = 100
 TEST_FRACTION = 0.25

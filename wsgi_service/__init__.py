@@ -2,10 +2,29 @@
 
 ``create_app(settings)`` returns a plain PEP 3333 callable to embed in any WSGI
 stack; ``create_app_from_env()`` is what servers point at; ``python -m
-wsgi_service`` serves it with gunicorn.
+wsgi_service`` serves it with gunicorn::
+
+    from wsgi_service import Settings, create_app
+    app = create_app(Settings(model_dir="models/iris"))
+
+The folders are the layers, each importing only those below it:
+
+- ``edge/``: the HTTP edge. Routing, media types, body limits, strict JSON
+  decoding, the request forms, problems rendered as RFC 9457.
+- ``enforcement/``: the contract enforced. Request validation compiled from
+  the contract file, and the contract's agreement with the model at start.
+- ``model/``: the model. Verified loading of a model directory and the
+  compiled forest.
+- ``operations/``: running it. Settings from the environment, metrics, logs,
+  the gunicorn configuration.
+- ``errors``: what every layer raises (``StartupError``, the ``Problem`` family).
+
+``factory`` puts the layers together (``create_app``).
 """
 
-from wsgi_service.app import Service, create_app, create_app_from_env
-from wsgi_service.settings import Settings, StartupError
+from wsgi_service.edge.app import Service
+from wsgi_service.errors import StartupError
+from wsgi_service.factory import create_app, create_app_from_env
+from wsgi_service.operations.settings import Settings
 
 __all__ = ["Service", "Settings", "StartupError", "create_app", "create_app_from_env"]

@@ -2,9 +2,10 @@
 
 import sys
 
-from wsgi_service.settings import ServerSettings, StartupError
+from wsgi_service.errors import StartupError
+from wsgi_service.operations.settings import ServerSettings
 
-CONFIG = "python:wsgi_service.gunicorn_config"
+CONFIG = "python:wsgi_service.operations.gunicorn_config"
 
 
 def main() -> int:

@@ -1,0 +1,14 @@
+"""Live servers and the loads and faults run against them, shared by the tests and ``bench/``.
+
+- ``server``: ``running_server``, the one way to start a server (the
+  production command on a free loopback port), and ``refused_start``;
+- ``proc``: what /proc says of a server (workers, memory, connections);
+- ``corpus``: request bodies with their in-process answers;
+- ``raw_http`` and ``clients``: requests over raw sockets, from threads,
+  slowly; each says how it ended;
+- ``wrk``: load with wrk (``lua/load.lua``), a fixed body or a checked corpus;
+- ``runs``: the reliability runs (load, kill -9, SIGTERM, slow clients,
+  refused models) and their targets.
+
+``bench/`` imports from here; nothing here imports ``bench/`` or a test module.
+"""

@@ -1,0 +1,166 @@
+"""Client threads that keep sending corpus bodies, and slow clients; each attempt says how it ended.
+
+Each request is checked against the corpus's in-process answer, and a
+failure is told apart: refused, reset, timed out, wrong bytes, another status.
+"""
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tests.harness.corpus import Exchange
+from tests.harness.raw_http import read_answer, request_bytes
+from tests.harness.server import HOST
+
+
+@dataclass
+class Attempt:
+    """One request from a client thread: when, from which port, and how it ended."""
+
+    started: float
+    ended: float = 0.0
+    client_port: int | None = None  # set once the TCP handshake completed
+    outcome: str = ""  # ok | wrong | status NNN | refused | reset | timeout | error: ...
+
+    @property
+    def connected(self) -> bool:
+        return self.client_port is not None
+
+
+def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10) -> Attempt:
+    record = Attempt(time.monotonic())
+    try:
+        with socket.socket() as sock:
+            sock.settimeout(timeout)
+            sock.connect((HOST, port))
+            record.client_port = sock.getsockname()[1]
+            sock.sendall(request_bytes(exchange, request_id))
+            answer = read_answer(sock)
+        if answer.status != 200:
+            record.outcome = f"status {answer.status}"
+        else:
+            record.outcome = "ok" if answer.body == exchange.expected else "wrong"
+    except ConnectionRefusedError:
+        record.outcome = "refused"
+    except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        record.outcome = "reset"
+    except TimeoutError:
+        record.outcome = "timeout"
+    except OSError as error:
+        record.outcome = f"error: {error}"
+    record.ended = time.monotonic()
+    return record
+
+
+class ClientThreads:
+    """``count`` threads, each sending corpus bodies one after another until stopped.
+
+    Every request carries a unique X-Request-ID; every attempt is kept. A
+    thread whose request was refused waits ``refused_pause_s`` before the
+    next, so a stopped server is not hammered by a busy loop.
+    """
+
+    def __init__(self, port: int, corpus: Sequence[Exchange], count: int, timeout: float = 10,
+                 refused_pause_s: float = 0.05):
+        self.port, self.corpus, self.timeout = port, corpus, timeout
+        self.refused_pause_s = refused_pause_s
+        self.attempts: list[Attempt] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(number,), daemon=True)
+                         for number in range(count)]
+
+    def __enter__(self) -> "ClientThreads":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)
+
+    def _run(self, number: int) -> None:
+        sequence = 0
+        while not self._stop.is_set():
+            exchange = self.corpus[(number * 7919 + sequence) % len(self.corpus)]
+            record = attempt(self.port, exchange, f"{exchange.request_id}.t{number}.{sequence}", self.timeout)
+            with self._lock:
+                self.attempts.append(record)
+            sequence += 1
+            if record.outcome == "refused":
+                self._stop.wait(self.refused_pause_s)
+
+
+class SlowClient:
+    """Sends the headers at once, then the body one byte every ``interval_s``; reads the answer."""
+
+    def __init__(self, port: int, exchange: Exchange, interval_s: float, request_id: str = "slow"):
+        self.port, self.exchange, self.interval_s, self.request_id = port, exchange, interval_s, request_id
+        self.attempt = Attempt(0.0)
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._abandon = threading.Event()
+
+    @property
+    def client_port(self) -> int | None:
+        return self.attempt.client_port
+
+    def start(self, head_bytes: int = 0, release: threading.Event | None = None) -> "SlowClient":
+        """Connect, send the headers and the body's first ``head_bytes``; dribble the rest from a
+        thread, once ``release`` is set when one is given."""
+        self.attempt = Attempt(time.monotonic())
+        self._sock = socket.create_connection((HOST, self.port), timeout=120)
+        self.attempt.client_port = self._sock.getsockname()[1]
+        data = request_bytes(self.exchange, self.request_id)
+        head = len(data) - len(self.exchange.body) + head_bytes
+        self._sock.sendall(data[:head])
+        self._thread = threading.Thread(target=self._dribble, args=(data[head:], release), daemon=True)
+        self._thread.start()
+        return self
+
+    def _dribble(self, rest: bytes, release: threading.Event | None) -> None:
+        try:
+            while release is not None and not release.wait(0.05):
+                if self._abandon.is_set():
+                    return
+            for offset in range(len(rest)):
+                if self._abandon.wait(self.interval_s):
+                    return
+                self._sock.sendall(rest[offset:offset + 1])
+            answer = read_answer(self._sock)
+            if answer.status != 200:
+                self.attempt.outcome = f"status {answer.status}"
+            else:
+                self.attempt.outcome = "ok" if answer.body == self.exchange.expected else "wrong"
+        except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+            self.attempt.outcome = "reset"
+        except TimeoutError:
+            self.attempt.outcome = "timeout"
+        except OSError as error:
+            self.attempt.outcome = f"error: {error}"
+        finally:
+            self.attempt.ended = time.monotonic()
+            if not self._abandon.is_set():
+                self._sock.close()  # as a client does once answered: gunicorn lingers until it does
+
+    def join(self, timeout: float | None = None) -> Attempt:
+        if self._thread:
+            self._thread.join(timeout)
+        return self.attempt
+
+    def abandon(self) -> None:
+        """Close the connection mid-body, as a client that gives up."""
+        self._abandon.set()
+        if self._thread:
+            self._thread.join(5)
+        if self._sock:
+            self._sock.close()
+        if not self.attempt.outcome:
+            self.attempt.outcome = "abandoned"
+            self.attempt.ended = time.monotonic()

@@ -1,0 +1,83 @@
+"""What /proc tells about a running server: its workers, their memory, who holds which connection."""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+KIB_PER_MIB = 1024
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The master's children: gunicorn's workers."""
+    pids = []
+    for task in Path(f"/proc/{master_pid}/task").glob("*"):
+        try:
+            pids += [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:
+            pass  # the thread ended while we looked
+    return sorted(set(pids))
+
+
+def rollup_mib(pid: int) -> dict[str, float]:
+    """RSS, PSS and anonymous PSS of one process, in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Pss_Anon", "Pss_Shmem"):
+            fields[name.lower() + "_mib"] = int(rest.split()[0]) / KIB_PER_MIB
+    return fields
+
+
+def worker_memory(master_pid: int) -> dict[int, dict[str, float]]:
+    """RSS and PSS (MiB) of each worker, by PID."""
+    memory = {}
+    for pid in worker_pids(master_pid):
+        figures = rollup_mib(pid)
+        memory[pid] = {"rss_mib": round(figures["rss_mib"], 1), "pss_mib": round(figures["pss_mib"], 1)}
+    return memory
+
+
+def load_average() -> tuple[float, float, float]:
+    return tuple(round(value, 2) for value in os.getloadavg())
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    except OSError:
+        pass  # the process is gone
+    return inodes
+
+
+def server_connections(port: int) -> dict[int, int]:
+    """Client port -> inode of the server's end of each loopback connection to ``port``.
+
+    An inode of 0 is a connection the kernel completed but no process has
+    accepted yet: it waits in the listen backlog.
+    """
+    connections = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+        if int(local.split(":")[1], 16) == port and state != "0A":  # 0A: LISTEN
+            connections[int(remote.split(":")[1], 16)] = inode
+    return connections
+
+
+def holders(port: int, pids: Sequence[int]) -> dict[int, int | None]:
+    """Client port -> the PID (of ``pids``) that accepted it, or None while it waits in the backlog."""
+    owner = {inode: pid for pid in pids for inode in socket_inodes(pid)}
+    return {client: owner.get(inode) if inode else None
+            for client, inode in server_connections(port).items()}
+
+
+def accepted_connections(pid: int, listener_inodes: set[int]) -> int:
+    """Client connections ``pid`` holds: its sockets other than the inherited listener(s)."""
+    return len(socket_inodes(pid) - listener_inodes)

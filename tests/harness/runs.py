@@ -1,0 +1,401 @@
+"""The load and fault runs, each returning its figures, and the targets they are judged by.
+
+``tests/reliability/`` checks the figures against the targets; ``python -m
+bench.reliability`` prints them. Each run starts its own server
+(``running_server``: the production command on loopback, 2 workers) and
+stops it by PID.
+"""
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME
+from tests.harness.clients import Attempt, ClientThreads, SlowClient, attempt
+from tests.harness.corpus import Exchange
+from tests.harness.proc import accepted_connections, holders, load_average, socket_inodes, worker_memory
+from tests.harness.server import WORKERS, RefusedStart, refused_start, running_server
+from tests.harness.wrk import WrkRun, corpus_args, run_wrk, start_wrk, wrk_result
+from wsgi_service.operations.logs import ACCESS_LOGGER
+
+GRACEFUL_TIMEOUT_S = 30  # wsgi_service.operations.gunicorn_config (not imported: it configures logging at import)
+POLL_S = 0.002
+
+
+def _smallest(corpus: list[Exchange]) -> Exchange:
+    return min(corpus, key=lambda exchange: len(exchange.body))
+
+
+# --- A. load --------------------------------------------------------------------
+
+@dataclass
+class LoadFigures:
+    connections: int
+    seconds: int
+    warmup: WrkRun
+    run: WrkRun
+    workers_before: list[int]
+    workers_after: list[int]
+    memory_idle: dict  # worker PID -> {"rss_mib", "pss_mib"}, before any request
+    memory_start: dict  # after the warm-up
+    memory_samples: list  # (seconds into the run, memory) every ``sample_every_s``
+    memory_end: dict
+    load_before: tuple
+    load_after: tuple
+
+    def growth_mib(self, key: str) -> dict[int, float]:
+        """Per worker, end minus start (after the warm-up)."""
+        return {pid: round(self.memory_end[pid][key] - self.memory_start[pid][key], 1)
+                for pid in self.memory_start if pid in self.memory_end}
+
+    def lines(self) -> list[str]:
+        run = self.run
+        lines = [
+            f"load: {self.connections} connections for {run.seconds:.1f} s (after {self.warmup.seconds:.0f} s "
+            f"of warm-up), {WORKERS} workers; load average {_load(self.load_before)} before, "
+            f"{_load(self.load_after)} after",
+            f"  requests {run.requests:,} ({run.requests_per_s:,.0f}/s), checked {run.checked:,}; "
+            f"errors {run.errors} (socket {run.socket_errors}, timeouts {run.timeouts}, non-2xx {run.non_2xx}); "
+            f"wrong answers {run.wrong}",
+            f"  latency p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, max {run.max_ms:.1f} ms; "
+            f"workers {self.workers_before} before, {self.workers_after} after",
+        ]
+        for pid in self.memory_start:
+            idle, start, end = (self.memory_idle.get(pid, {}), self.memory_start[pid],
+                                self.memory_end.get(pid, {}))
+            lines.append(
+                f"  worker {pid}: RSS {idle.get('rss_mib')} idle, {start['rss_mib']} start, "
+                f"{end.get('rss_mib')} end MiB; PSS {idle.get('pss_mib')} idle, {start['pss_mib']} start, "
+                f"{end.get('pss_mib')} end MiB")
+        samples = ", ".join(f"{at:.0f} s: " + "/".join(str(figures["rss_mib"]) for figures in memory.values())
+                            for at, memory in self.memory_samples)
+        lines.append(f"  RSS per worker during the run (MiB): {samples}")
+        return lines
+
+
+def load_run(model_dir: Path, corpus_table: Path, connections: int = 64, seconds: int = 60, warmup_s: int = 5,
+             sample_every_s: int = 10, gunicorn_args: tuple = (), close: bool = False) -> LoadFigures:
+    """wrk at ``connections`` for ``seconds`` after a warm-up; ``close`` sends ``Connection: close``
+    (no keep-alive, as the sync worker forces anyway)."""
+    with running_server(*gunicorn_args, model_dir=model_dir) as server:
+        workers_before = server.workers()
+        load_before = load_average()
+        memory_idle = worker_memory(server.pid)
+        warmup = run_wrk(server.base_url, corpus_args(corpus_table, close), connections, warmup_s)
+        memory_start = worker_memory(server.pid)
+        started = time.monotonic()
+        process = start_wrk(server.base_url, corpus_args(corpus_table, close), connections, seconds)
+        samples = []
+        while process.poll() is None:
+            time.sleep(0.2)
+            elapsed = time.monotonic() - started
+            if elapsed >= (len(samples) + 1) * sample_every_s and elapsed < seconds:
+                samples.append((elapsed, worker_memory(server.pid)))
+        run = wrk_result(process)
+        memory_end = worker_memory(server.pid)
+        return LoadFigures(connections, seconds, warmup, run, workers_before, server.workers(),
+                           memory_idle, memory_start, samples, memory_end, load_before, load_average())
+
+
+# --- B. kill -9 one worker under load ------------------------------------------
+
+@dataclass
+class KillFigures:
+    run: WrkRun
+    victim: int
+    replacement: int
+    # Client connections the victim held just before SIGKILL: a request in
+    # flight, or one answered whose client has not closed yet.
+    held_at_kill: int
+    new_pid_after_s: float  # from SIGKILL until the master had forked a replacement
+    serving_after_s: float  # ... until the replacement held a client connection
+    workers_after: list[int]
+    master_log: list[str]
+    load_before: tuple
+    load_after: tuple
+
+    def lines(self) -> list[str]:
+        run = self.run
+        return [
+            f"kill -9 one worker under load: {run.requests:,} requests in {run.seconds:.1f} s; "
+            f"load average {_load(self.load_before)} before, {_load(self.load_after)} after",
+            f"  victim {self.victim} held {self.held_at_kill} client connection(s) just before SIGKILL",
+            f"  failed requests {run.errors} (socket {run.socket_errors}, timeouts {run.timeouts}, "
+            f"non-2xx {run.non_2xx}); wrong answers {run.wrong}",
+            f"  replacement {self.replacement} forked {self.new_pid_after_s * 1e3:.0f} ms after SIGKILL, "
+            f"serving {self.serving_after_s * 1e3:.0f} ms after; workers now {self.workers_after}",
+            *(f"  master: {line}" for line in self.master_log),
+        ]
+
+
+def kill_worker_run(model_dir: Path, corpus_table: Path, connections: int = 64, seconds: int = 8,
+                    kill_after_s: float = 3, gunicorn_args: tuple = ()) -> KillFigures:
+    with running_server(*gunicorn_args, model_dir=model_dir) as server:
+        workers = server.workers()
+        listeners = socket_inodes(server.pid)
+        load_before = load_average()
+        process = start_wrk(server.base_url, corpus_args(corpus_table), connections, seconds)
+        try:
+            time.sleep(kill_after_s)
+            victim = workers[0]
+            in_flight = accepted_connections(victim, listeners)
+            killed = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            replacement = _wait_for(lambda: next(iter(set(server.workers()) - set(workers)), None), 10,
+                                    "no replacement worker")
+            forked = time.monotonic()
+            _wait_for(lambda: accepted_connections(replacement, listeners) > 0, 10,
+                      f"replacement {replacement} never accepted a connection")
+            serving = time.monotonic()
+        finally:
+            run = wrk_result(process)
+        # gunicorn's lines about the two workers, not the victim's JSON access lines.
+        log = [line for line in server.log().splitlines()
+               if (str(victim) in line or f"pid: {replacement}" in line) and ACCESS_LOGGER not in line]
+        return KillFigures(run, victim, replacement, in_flight, forked - killed, serving - killed,
+                           server.workers(), log, load_before, load_average())
+
+
+def _wait_for(probe, timeout_s: float, failure: str, poll_s: float = POLL_S):
+    deadline = time.monotonic() + timeout_s
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(poll_s)
+    return value
+
+
+# --- B. SIGTERM to the master under load -----------------------------------------
+
+@dataclass
+class TermFigures:
+    exit_code: int
+    exit_after_s: float  # from SIGTERM until the master exited
+    slow_request: Attempt  # accepted by a worker before SIGTERM, its body finished after
+    slow_request_term_to_answer_s: float
+    in_flight: list[Attempt]  # held by a worker when SIGTERM was sent, the slow request among them
+    queued: list[Attempt]  # connected, waiting in the listen backlog when SIGTERM was sent
+    connecting: list[Attempt]  # begun before SIGTERM, not connected yet when the snapshot was taken
+    after_term: list[Attempt]  # started after SIGTERM, before the master exited
+    after_exit: list[Attempt]  # started after the master exited
+    before_term: list[Attempt]  # finished before SIGTERM
+    master_log: list[str]
+    load_before: tuple
+    load_after: tuple
+    threads: int
+
+    @property
+    def lost_in_flight(self) -> list[Attempt]:
+        return [a for a in self.in_flight if a.outcome != "ok"]
+
+    def lines(self) -> list[str]:
+        def outcomes(attempts: list[Attempt]) -> str:
+            return ", ".join(f"{count} {outcome}" for outcome, count in
+                             Counter(a.outcome for a in attempts).most_common()) or "none"
+        return [
+            f"SIGTERM to the master under load ({self.threads} client threads + 1 slow request); "
+            f"load average {_load(self.load_before)} before, {_load(self.load_after)} after",
+            f"  master exited with {self.exit_code} {self.exit_after_s:.2f} s after SIGTERM "
+            f"(graceful_timeout {GRACEFUL_TIMEOUT_S} s)",
+            f"  slow request (accepted before SIGTERM, body finished after): {self.slow_request.outcome}, "
+            f"answered {self.slow_request_term_to_answer_s:.2f} s after SIGTERM",
+            f"  in flight on a worker at SIGTERM: {len(self.in_flight)}: {outcomes(self.in_flight)}; "
+            f"lost {len(self.lost_in_flight)}",
+            f"  waiting for a worker at SIGTERM: {len(self.queued) + len(self.connecting)} ({len(self.queued)} "
+            f"in the listen backlog, {len(self.connecting)} not yet connected): "
+            f"{outcomes(self.queued + self.connecting)}",
+            f"  started between SIGTERM and exit: {len(self.after_term)}: {outcomes(self.after_term)}",
+            f"  started after exit: {len(self.after_exit)}: {outcomes(self.after_exit)}",
+            f"  before SIGTERM: {len(self.before_term)}: {outcomes(self.before_term)}",
+            *(f"  master: {line}" for line in self.master_log),
+        ]
+
+
+def sigterm_run(model_dir: Path, corpus: list[Exchange], threads: int = 63, load_s: float = 2,
+                slow_body_after_term_s: float = 1.5, gunicorn_args: tuple = ()) -> TermFigures:
+    slow_exchange = _smallest(corpus)
+    head = len(slow_exchange.body) // 2
+    interval = slow_body_after_term_s / (len(slow_exchange.body) - head)
+    with running_server(*gunicorn_args, model_dir=model_dir) as server:
+        workers = server.workers()
+        load_before = load_average()
+        with ClientThreads(server.port, corpus, threads) as clients:
+            time.sleep(load_s)
+            release = threading.Event()  # the rest of the slow body goes once SIGTERM is sent
+            slow = SlowClient(server.port, slow_exchange, interval, "slow-in-flight").start(head, release)
+            _wait_for(lambda: holders(server.port, workers).get(slow.client_port), 10,
+                      "no worker accepted the slow request", poll_s=0.02)  # parsing holds the GIL
+            held = holders(server.port, workers)
+            term = time.monotonic()
+            os.kill(server.pid, signal.SIGTERM)
+            release.set()
+            exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT_S + 10)
+            exited = time.monotonic()
+            time.sleep(0.5)  # time for refusals to be seen
+        slow.join(5)
+        attempts = clients.attempts
+        in_flight_ports = {port for port, pid in held.items() if pid is not None}
+        queued_ports = {port for port, pid in held.items() if pid is None}
+
+        spanning = [a for a in attempts if a.started <= term <= a.ended]
+
+        log = [line for line in server.log().splitlines()
+               if any(word in line for word in ("Handling signal", "Worker exiting", "was sent", "Shutting down",
+                                                "WORKER TIMEOUT", "Error"))]
+        return TermFigures(
+            exit_code=exit_code, exit_after_s=exited - term, slow_request=slow.attempt,
+            slow_request_term_to_answer_s=slow.attempt.ended - term,
+            in_flight=[slow.attempt] + [a for a in spanning if a.client_port in in_flight_ports],
+            queued=[a for a in spanning if a.client_port in queued_ports],
+            connecting=[a for a in spanning if a.client_port not in in_flight_ports | queued_ports],
+            after_term=[a for a in attempts if term < a.started <= exited],
+            after_exit=[a for a in attempts if a.started > exited],
+            before_term=[a for a in attempts if a.ended < term],
+            master_log=log, load_before=load_before, load_after=load_average(), threads=threads)
+
+
+# --- slow clients hold the workers -------------------------------------------------
+
+@dataclass
+class SlowClientFigures:
+    worker_class: str
+    gunicorn_args: tuple
+    slow: list[Attempt]
+    fast: list[Attempt]
+    observed_s: float
+    worker_timeouts: int
+    fast_timeout_s: float
+
+    @property
+    def fast_served(self) -> list[Attempt]:
+        return [a for a in self.fast if a.outcome == "ok"]
+
+    @property
+    def first_fast_latency_s(self) -> float | None:
+        return self.fast[0].ended - self.fast[0].started if self.fast and self.fast[0].outcome == "ok" else None
+
+    @property
+    def max_fast_latency_s(self) -> float:
+        return max((a.ended - a.started for a in self.fast), default=0.0)
+
+    def lines(self) -> list[str]:
+        first = self.first_fast_latency_s
+        return [
+            f"{len(self.slow)} slow clients vs a fast one, {self.worker_class} workers "
+            f"({' '.join(self.gunicorn_args) or 'the config as it is'}), observed {self.observed_s:.0f} s:",
+            f"  fast client: {len(self.fast_served)} of {len(self.fast)} requests answered; first "
+            + (f"after {first:.2f} s" if first is not None else f"not answered ({self.fast[0].outcome} after "
+               f"{self.fast[0].ended - self.fast[0].started:.1f} s)" if self.fast else "never sent")
+            + f"; slowest {self.max_fast_latency_s:.2f} s",
+            "  slow clients: " + ", ".join(f"{a.outcome or 'still sending'} after {a.ended - a.started:.1f} s"
+                                           if a.ended else "still sending" for a in self.slow),
+            f"  WORKER TIMEOUT lines in the log: {self.worker_timeouts}",
+        ]
+
+
+def slow_clients_run(model_dir: Path, corpus: list[Exchange], slow_count: int = 3, dribble_s: float = 40,
+                     observe_s: float = 40, fast_timeout_s: float = 60, fast_pause_s: float = 0.2,
+                     gunicorn_args: tuple = ()) -> SlowClientFigures:
+    """``slow_count`` clients send their headers, then one body byte per interval for ``dribble_s``;
+    meanwhile a fast client sends one request after another for ``observe_s``."""
+    exchange = _smallest(corpus)
+    interval = dribble_s / len(exchange.body)
+    with running_server(*gunicorn_args, model_dir=model_dir) as server:
+        slow = []
+        for number in range(slow_count):
+            slow.append(SlowClient(server.port, exchange, interval, f"slow-{number}").start())
+            time.sleep(0.1)  # in order: the first ones are accepted first
+        fast = []
+        started = time.monotonic()
+        while time.monotonic() - started < observe_s:
+            fast.append(attempt(server.port, exchange, f"fast-{len(fast)}", timeout=fast_timeout_s))
+            time.sleep(fast_pause_s)
+        observed = time.monotonic() - started
+        for client in slow:
+            client.abandon()
+        return SlowClientFigures(server.worker_class(), gunicorn_args, [c.attempt for c in slow], fast,
+                                 observed, server.log().count("WORKER TIMEOUT"), fast_timeout_s)
+
+
+# --- the model refused at start ------------------------------------------------------
+
+def _missing(model: Path) -> None:
+    (model / MODEL_FILENAME).unlink()
+
+
+def _truncated(model: Path) -> None:
+    path = model / MODEL_FILENAME
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _tampered(model: Path) -> None:
+    path = model / MODEL_FILENAME
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _other_sklearn(model: Path) -> None:
+    path = model / MANIFEST_FILENAME
+    manifest = json.loads(path.read_text())
+    manifest["versions"]["scikit-learn"] = "1.4.2"
+    path.write_text(json.dumps(manifest))
+
+
+# fault -> (how to break a copy of the model directory, what the one line must say)
+REFUSALS = {
+    "model file missing": (_missing, "cannot read"),
+    "model file truncated": (_truncated, "refusing to unpickle"),
+    "model file tampered": (_tampered, "refusing to unpickle"),
+    "other scikit-learn version": (_other_sklearn, "was trained with scikit-learn 1.4.2"),
+}
+
+
+@dataclass
+class Refusal:
+    fault: str
+    start: RefusedStart
+    expected: str  # what the one line must say
+
+    @property
+    def exit_code(self) -> int:
+        return self.start.exit_code
+
+    @property
+    def seconds(self) -> float:
+        return self.start.seconds
+
+    @property
+    def output(self) -> str:
+        return self.start.output
+
+    @property
+    def output_lines(self) -> list[str]:
+        return self.start.output_lines
+
+    def lines(self) -> list[str]:
+        return [f"{self.fault}: exit {self.exit_code} after {self.seconds:.1f} s; "
+                f"{len(self.output_lines)} line(s): {' | '.join(self.output_lines)[:300]}"]
+
+
+def refusal_runs(model_dir: Path, scratch: Path, faults=tuple(REFUSALS)) -> dict[str, Refusal]:
+    """The production command on a broken copy of the model per fault, all at once; each must exit at start."""
+    def run(fault: str) -> Refusal:
+        broken = scratch / fault.replace(" ", "-")
+        shutil.copytree(model_dir, broken)
+        REFUSALS[fault][0](broken)
+        return Refusal(fault, refused_start(model_dir=broken, timeout_s=60), REFUSALS[fault][1])
+
+    with ThreadPoolExecutor(len(faults)) as pool:
+        return dict(zip(faults, pool.map(run, faults)))
+
+
+def _load(average: tuple) -> str:
+    return " ".join(f"{value:.2f}" for value in average)

@@ -1,0 +1,150 @@
+"""Your own forest from a CSV: trained, served and certified like the iris one.
+
+What cannot be trained on, and what the user then reads, is tested in
+``tests/unit/test_table.py`` and ``tests/unit/test_train.py``.
+
+The CSV is the README's walkthrough table (``python -m training.sample_table``):
+ten named features and class labels written as words, or a numeric score.
+Everything goes through the commands a user types.
+"""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import requests
+
+from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
+from training.sample_table import FEATURES, GRADES, write_sample_table
+from tests.harness.server import REPO_ROOT, running_server
+from tests.support.commands import run_training
+
+
+
+@contextmanager
+def certified_server(model_dir: Path) -> Iterator[str]:
+    """``MODEL_DIR=model_dir python -m wsgi_service``, certified by ``python -m contract``
+    against the contract training wrote beside the model; yields its base URL."""
+    with running_server(model_dir=model_dir) as server:
+        base_url = server.base_url
+        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
+                                    "--contract", str(model_dir / CONTRACT_FILENAME)],
+                                   cwd=REPO_ROOT, capture_output=True, text=True)
+        assert certified.returncode == 0, certified.stdout[-3000:]
+        yield base_url
+
+
+@pytest.fixture(scope="module", params=["classification", "regression"])
+def own_model(request, tmp_path_factory) -> tuple[str, Path]:
+    """A model directory trained from the sample CSV by ``python -m training --csv``."""
+    task = request.param
+    work = tmp_path_factory.mktemp(task)
+    csv_path = write_sample_table(work / "coffee.csv", task=task)
+    target = "grade" if task == "classification" else "cupping_score"
+    trained = run_training("--csv", str(csv_path), "--target", target, "--task", task, "--out", str(work / "model"))
+    assert trained.returncode == 0, trained.stderr
+    return task, work / "model"
+
+
+def test_manifest_names_the_tables_features_and_its_held_out_metrics(own_model):
+    task, model_dir = own_model
+    manifest = json.loads((model_dir / MANIFEST_FILENAME).read_text())
+    assert [feature["name"] for feature in manifest["features"]] == list(FEATURES)
+    assert manifest["task"] == task and manifest["name"] == "coffee"
+    if task == "classification":
+        assert manifest["classes"] == [{"label": grade, "name": grade} for grade in sorted(GRADES)]
+        assert set(manifest["metrics"]) >= {"test_accuracy", "test_macro_f1"}
+        assert manifest["metrics"]["test_accuracy"] > 0.7
+    else:
+        assert "classes" not in manifest and manifest["target"]["name"] == "cupping_score"
+        assert set(manifest["metrics"]) >= {"test_r2", "test_mae"}
+        assert manifest["metrics"]["test_r2"] > 0.5
+
+
+def test_generated_contract_describes_this_model(own_model):
+    task, model_dir = own_model
+    contract = json.loads((model_dir / CONTRACT_FILENAME).read_text())
+    schemas = contract["components"]["schemas"]
+    assert schemas["NamedRow"]["required"] == list(FEATURES)
+    assert schemas["Row"]["minItems"] == schemas["Row"]["maxItems"] == len(FEATURES)
+    if task == "classification":
+        assert schemas["Label"] == {"description": schemas["Label"]["description"], "type": "string",
+                                    "enum": sorted(GRADES)}
+        assert schemas["Probabilities"]["required"] == sorted(GRADES)
+    else:
+        assert "Label" not in schemas and "Probabilities" not in schemas
+        assert schemas["Prediction"]["required"] == ["value"]
+    assert not [name for name, schema in schemas.items() if "$comment" in schema], "a placeholder was left"
+
+
+def test_same_table_and_seed_give_the_same_model(own_model, tmp_path):
+    task, model_dir = own_model
+    manifest = json.loads((model_dir / MANIFEST_FILENAME).read_text())
+    again = run_training("--csv", manifest["training"]["dataset"], "--target", manifest["target"]["name"],
+                   "--task", task, "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / MODEL_FILENAME).read_bytes() == (model_dir / MODEL_FILENAME).read_bytes()
+    assert (tmp_path / "again" / CONTRACT_FILENAME).read_text() == (model_dir / CONTRACT_FILENAME).read_text()
+
+
+def test_served_and_certified_with_no_change(own_model):
+    """MODEL_DIR=... python -m wsgi_service serves it; python -m contract certifies it against its contract."""
+    task, model_dir = own_model
+    with certified_server(model_dir) as base_url:
+        rows = np.array([[float(feature) for feature in range(len(FEATURES))], [5.0] * len(FEATURES)])
+        answer = requests.post(f"{base_url}/predict", json=rows.tolist(), timeout=10).json()
+    estimator = joblib.load(model_dir / MODEL_FILENAME)
+    assert answer == estimator.predict(rows).tolist()
+
+
+# --- words as features: --categorical ---
+
+ORIGINS, ROASTS = ("Antigua", "Huila", "Kona", "Sidamo"), ("dark", "light", "medium")
+
+
+@pytest.fixture(scope="module")
+def categorical_model(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("categorical")
+    rng = np.random.default_rng(3)
+    lines = ["origin,acidity,roast,body,grade"]
+    for _ in range(200):
+        origin, roast = rng.choice(ORIGINS), rng.choice(ROASTS)
+        acidity, body = round(rng.uniform(5, 9), 2), round(rng.uniform(5, 9), 2)
+        grade = "specialty" if origin in ("Kona", "Sidamo") and acidity > 6.5 else \
+            "premium" if body > 7 else "commercial"
+        lines.append(f"{origin},{acidity},{roast},{body},{grade}")
+    (work / "lots.csv").write_text("\n".join(lines) + "\n")
+    refused = run_training("--csv", str(work / "lots.csv"), "--target", "grade", "--out", str(work / "refused"))
+    assert refused.returncode == 2 and "--categorical origin" in refused.stderr
+    trained = run_training("--csv", str(work / "lots.csv"), "--target", "grade", "--categorical", "origin",
+                     "--categorical", "roast", "--out", str(work / "model"))
+    assert trained.returncode == 0, trained.stderr
+    return work / "model"
+
+
+def test_categorical_words_are_the_values_the_contract_admits(categorical_model):
+    manifest = json.loads((categorical_model / MANIFEST_FILENAME).read_text())
+    assert manifest["features"][0] == {"name": "origin", "categories": list(ORIGINS)}
+    assert set(manifest["features"][1]) == {"name", "min", "max"}
+    schemas = json.loads((categorical_model / CONTRACT_FILENAME).read_text())["components"]["schemas"]
+    assert schemas["Row"]["prefixItems"][2]["enum"] == list(ROASTS) and schemas["Row"]["items"] is False
+    assert schemas["NamedRow"]["properties"]["origin"]["enum"] == list(ORIGINS)
+
+
+def test_categorical_model_serves_words_and_is_certified(categorical_model):
+    with certified_server(categorical_model) as base_url:
+        rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0]]
+        answer = requests.post(f"{base_url}/predict", json=rows, timeout=10)
+        unknown = requests.post(f"{base_url}/predict", timeout=10,
+                                json={"instances": [{"origin": "Mars", "acidity": 7, "roast": "dark", "body": 6}]})
+    estimator = joblib.load(categorical_model / MODEL_FILENAME)
+    codes = [[ORIGINS.index(row[0]), row[1], ROASTS.index(row[2]), row[3]] for row in rows]
+    assert answer.json() == estimator.predict(np.array(codes, dtype=float)).tolist()
+    assert unknown.status_code == 422
+    assert [error["pointer"] for error in unknown.json()["errors"]] == ["/instances/0/origin"]

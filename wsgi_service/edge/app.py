@@ -1,0 +1,182 @@
+"""The WSGI application: routing, HTTP edges, and nothing else.
+
+``Service`` is a plain PEP 3333 callable. Its routes come from the contract's
+paths (one ``on_<operationId>`` per operation), so a route cannot exist
+without being documented. Everything a response needs that does not depend on
+the request is encoded once, here, at start. Each answered request is
+counted (``metrics``) and logged as one JSON line (``logs``).
+"""
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from time import perf_counter
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.http import parse_options_header
+from werkzeug.routing import Map, Rule
+from werkzeug.wsgi import get_input_stream
+
+from contract import operations
+from wsgi_service.edge.decoding import decode_json
+from wsgi_service.edge.prediction import Predictor
+from wsgi_service.errors import (
+    BodyTooLarge,
+    InternalError,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    Problem,
+    UnsupportedMediaType,
+    refusal_reasons,
+)
+from wsgi_service.edge.replies import JSON_MEDIA_TYPE, STATUS_LINES, Reply, encode_json, problem_reply
+from wsgi_service.enforcement.agreement import check_contract_fits_model
+from wsgi_service.enforcement.validation import RequestValidator
+from wsgi_service.model.loading import LoadedModel
+from wsgi_service.operations.logs import log_request
+from wsgi_service.operations.metrics import METRICS_MEDIA_TYPE, UNMATCHED, ServiceMetrics
+from wsgi_service.operations.settings import Settings
+
+log = logging.getLogger("wsgi_service")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class Service:
+    """A PEP 3333 application serving one verified model under one contract."""
+
+    def __init__(self, model: LoadedModel, contract: dict, contract_bytes: bytes, settings: Settings):
+        check_contract_fits_model(contract, model)
+        self.settings = settings
+        self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
+        self.metrics = ServiceMetrics(contract, model.identity, model.class_names, refusal_reasons())
+        # No slash fixing: a redirect answering a POST would only confuse clients.
+        self.url_map = Map(_rules_from(contract), merge_slashes=False, strict_slashes=False)
+        # Bound once: matching needs only the path and the method (no host
+        # rules, no redirects), so there is no per-request adapter to build.
+        self._routes = self.url_map.bind("service")
+        missing = [rule.endpoint for rule in self.url_map.iter_rules()
+                   if not hasattr(self, f"on_{rule.endpoint}")]
+        if missing:
+            raise TypeError(f"the contract names operations with no handler: {missing}")
+        self._request_id_pattern = re.compile(contract["components"]["schemas"]["RequestId"]["pattern"])
+        self._contract_reply = Reply(200, contract_bytes)
+        self._manifest_reply = Reply(200, encode_json(model.manifest))
+        self._health_reply = Reply(200, encode_json({"status": "ok", "model": model.identity}))
+        self._index_reply = Reply(200, encode_json({
+            "name": contract["info"]["title"],
+            "contract": "/openapi.json",
+            "endpoints": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
+                          for path, method, operation in operations(contract)],
+        }))
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Route, answer, and write the status and headers by hand.
+
+        werkzeug routes; the request and response wrappers are not used on
+        this path: building them cost more than half of a single-row request.
+        """
+        started = perf_counter()
+        request_id = self._request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = _path_info(environ)
+        endpoint = UNMATCHED
+        try:
+            endpoint, values = self._routes.match(path, method)
+            reply = getattr(self, f"on_{endpoint}")(environ, **values)
+        except Problem as problem:
+            reply = self._refuse(problem, request_id)
+        except HTTPException as error:
+            reply = self._refuse(self._problem_from_werkzeug(error), request_id)
+        except Exception:
+            # The traceback goes to the log only: the client gets the request id to quote.
+            log.exception("unhandled error [request_id=%s] %s %s", request_id, method, path,
+                          extra={"fields": {"request_id": request_id, "method": method, "path": path}})
+            reply = problem_reply(InternalError("The server failed to answer this request; "
+                                                "it is logged under the request id."), request_id)
+        start_response(STATUS_LINES[reply.status], [
+            ("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
+            (REQUEST_ID_HEADER, request_id), ("X-Content-Type-Options", "nosniff"), *reply.headers])
+        seconds = perf_counter() - started
+        self.metrics.answered(endpoint, method, reply.status, seconds)
+        log_request(environ, request_id, method, path, reply.status, seconds, reply.rows)
+        return [] if method == "HEAD" else [reply.body]
+
+    def _refuse(self, problem: Problem, request_id: str) -> Reply:
+        self.metrics.refused(problem.reason)
+        return problem_reply(problem, request_id)
+
+    def _request_id(self, sent: str) -> str:
+        return sent if self._request_id_pattern.fullmatch(sent) else secrets.token_hex(16)
+
+    def _problem_from_werkzeug(self, error: HTTPException) -> Problem:
+        if isinstance(error, WerkzeugMethodNotAllowed):
+            allowed = ", ".join(error.valid_methods or ())
+            return MethodNotAllowed(f"This path allows {allowed}.", headers={"Allow": allowed})
+        if error.code == 413:
+            return self._body_too_large()
+        if error.code == 404:
+            return NotFound("No such path; GET / lists the endpoints.")
+        return Problem.for_status(error.code or 500, error.description or "")
+
+    def _body_too_large(self) -> BodyTooLarge:
+        return BodyTooLarge(f"The body exceeds {self.settings.max_body_bytes} bytes.",
+                            limit=self.settings.max_body_bytes)
+
+    # --- endpoints: one per operationId in the contract ---
+
+    def on_index(self, environ: dict) -> Reply:
+        return self._index_reply
+
+    def on_health(self, environ: dict) -> Reply:
+        return self._health_reply
+
+    def on_model(self, environ: dict) -> Reply:
+        return self._manifest_reply
+
+    def on_contract(self, environ: dict) -> Reply:
+        return self._contract_reply
+
+    def on_metrics(self, environ: dict) -> Reply:
+        return Reply(200, self.metrics.exposition(), METRICS_MEDIA_TYPE)
+
+    def on_predict(self, environ: dict) -> Reply:
+        content_type = environ.get("CONTENT_TYPE", "")
+        mimetype, params = parse_options_header(content_type)
+        if mimetype.lower() != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
+                                       f"{content_type[:80] or 'no Content-Type'!r}.")
+        # One byte over the limit: werkzeug cuts a streamed (chunked) body there
+        # without an error, and that extra byte is how we tell "over" from "at".
+        try:
+            data = get_input_stream(environ, max_content_length=self.settings.max_body_bytes + 1).read()
+        except HTTPException:
+            raise
+        except Exception as error:
+            # The server's reader refused the body's framing (gunicorn raises
+            # InvalidChunkSize, ChunkMissingTerminator, ... from wsgi.input.read()):
+            # PEP 3333 names no exception for it, and the fault is the client's.
+            raise MalformedJson(f"The body could not be read: {type(error).__name__}.",
+                                errors=[("", "unreadable body")]) from None
+        if len(data) > self.settings.max_body_bytes:
+            raise self._body_too_large()
+        answer = self.predictor.answer(decode_json(data))
+        self.metrics.predicted(answer.rows, answer.winners)
+        return Reply(200, encode_json(answer.document), rows=answer.rows)
+
+
+def _path_info(environ: dict) -> str:
+    """PATH_INFO as text: PEP 3333 hands it over as latin-1 decoded bytes."""
+    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+
+
+def _rules_from(contract: dict) -> list[Rule]:
+    """One werkzeug rule per contract operation; GET rules answer HEAD too."""
+    return [Rule(path, endpoint=operation["operationId"], methods=[method.upper()])
+            for path, method, operation in operations(contract)]

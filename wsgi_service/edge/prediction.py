@@ -1,0 +1,90 @@
+"""The prediction core: a decoded body in, a JSON-ready answer out. No HTTP here.
+
+Two request forms share one path. The seed form (a bare array of rows)
+answers a bare array with one prediction per row, as the original tutorial's
+clients expect; the rich form (``{"instances": [...]}``, rows as arrays or
+named objects) answers, per row, the label, class name and probabilities
+(a classifier) or the value (a regressor), and the model's identity.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from wsgi_service.model.loading import LoadedModel
+from wsgi_service.errors import ContentTooLarge
+from wsgi_service.enforcement.validation import RequestValidator
+
+
+class Answer(NamedTuple):
+    """What one request predicted: the JSON-ready body, and what metrics count."""
+
+    document: object
+    rows: int
+    # Index into the model's classes of each row's prediction (classifiers only).
+    winners: np.ndarray | None
+
+
+class Predictor:
+    """Answers decoded request bodies with ``model``'s predictions, each body validated first."""
+
+    def __init__(self, model: LoadedModel, validator: RequestValidator, max_batch_rows: int):
+        self.model = model
+        self._validator = validator
+        self._max_batch_rows = max_batch_rows
+        self._features = model.feature_names
+        self._class_names = model.class_names
+        self._labels = model.estimator.classes_ if model.is_classifier else None
+        self._category_codes = model.category_codes
+
+    def answer(self, body: object) -> Answer:
+        """Validate ``body`` against the contract and predict every row.
+
+        Raises ``ContentTooLarge`` or ``ContractViolation``; the batch limit is
+        checked first so an oversized batch is never walked by the validator.
+        """
+        rich = isinstance(body, dict)
+        rows = body.get("instances") if rich else body
+        if isinstance(rows, list) and len(rows) > self._max_batch_rows:
+            raise ContentTooLarge(f"The batch has {len(rows)} rows; this server accepts at most "
+                                  f"{self._max_batch_rows} per request.", limit=self._max_batch_rows)
+        self._validator.check(body)
+
+        matrix = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
+        if self._category_codes:
+            matrix = self._encoded(matrix)
+        outputs = self.model.evaluate(np.array(matrix, dtype=np.float64))
+        if self._labels is None:
+            return self._values(outputs[:, 0].tolist(), rich)
+        return self._classes(outputs, rich)
+
+    def _encoded(self, matrix: list[list]) -> list[list]:
+        """Categorical words as the indexes the forest was trained on (the
+        contract admitted only known words)."""
+        encoded = [list(row) for row in matrix]
+        for position, codes in self._category_codes.items():
+            for row in encoded:
+                row[position] = codes[row[position]]
+        return encoded
+
+    def _classes(self, probabilities: np.ndarray, rich: bool) -> Answer:
+        # The label is the most probable class, exactly as the estimator's own
+        # predict() derives it (first of equals on a tie).
+        winners = probabilities.argmax(axis=1)
+        labels = self._labels.take(winners).tolist()
+        if not rich:
+            return Answer(labels, len(labels), winners)
+        return Answer({
+            "predictions": [
+                {"label": label, "class_name": self._class_names[winner],
+                 "probabilities": dict(zip(self._class_names, row))}
+                for label, winner, row in zip(labels, winners.tolist(), probabilities.tolist())
+            ],
+            "model": self.model.identity,
+        }, len(labels), winners)
+
+    def _values(self, values: list[float], rich: bool) -> Answer:
+        if not rich:
+            return Answer(values, len(values), None)
+        return Answer({"predictions": [{"value": value} for value in values], "model": self.model.identity},
+                      len(values), None)

@@ -1,0 +1,1 @@
+"""Running the service: settings from the environment, metrics, logs, and gunicorn's configuration."""

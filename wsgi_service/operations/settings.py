@@ -1,0 +1,105 @@
+"""Configuration from environment variables, read once at start.
+
+Every variable the service understands is named here, with its default; the
+README's configuration table lists the same ones. A bad value stops the
+process at start with one line naming the variable.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract.model_directory import CONTRACT_FILENAME, DEFAULT_MODEL_DIR
+from wsgi_service.errors import StartupError
+
+ENV_PORT = "PORT"
+ENV_WEB_CONCURRENCY = "WEB_CONCURRENCY"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+ENV_MODEL_DIR = "MODEL_DIR"
+ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
+ENV_MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
+ENV_ALLOW_SKLEARN_MISMATCH = "ALLOW_SKLEARN_VERSION_MISMATCH"
+ENV_COMPILE_FOREST = "COMPILE_FOREST"
+# Where every gunicorn worker writes its metric values (prometheus_client reads it at import):
+# gunicorn_config makes a private directory unless this names one.
+ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+# nginx in front of Elastic Beanstalk refuses bodies over 1 MB by default:
+# keep this limit and client_max_body_size in step.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BATCH_ROWS = 10_000
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the application needs; ``create_app`` takes it ready-made."""
+
+    model_dir: Path = DEFAULT_MODEL_DIR
+    # None: the contract training generated for this model, in its directory.
+    contract_path: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
+    allow_sklearn_version_mismatch: bool = False
+    # Off only to measure what the compiled forest gains (bench/).
+    compile_forest: bool = True
+
+    @property
+    def contract_file(self) -> Path:
+        return Path(self.contract_path or Path(self.model_dir) / CONTRACT_FILENAME)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        return cls(
+            model_dir=Path(environ.get(ENV_MODEL_DIR, DEFAULT_MODEL_DIR)),
+            max_body_bytes=_positive_int(environ, ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
+            max_batch_rows=_positive_int(environ, ENV_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS),
+            allow_sklearn_version_mismatch=_flag(environ, ENV_ALLOW_SKLEARN_MISMATCH, False),
+            compile_forest=_flag(environ, ENV_COMPILE_FOREST, True),
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What gunicorn needs: where to listen, how many workers, how much to log."""
+
+    port: int = 8080
+    workers: int = 2
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ServerSettings":
+        log_level = environ.get(ENV_LOG_LEVEL, cls.log_level).lower()
+        if log_level not in LOG_LEVELS:
+            raise StartupError(f"{ENV_LOG_LEVEL} must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+        return cls(
+            port=_positive_int(environ, ENV_PORT, cls.port),
+            # The forest is CPU-bound: one worker per core keeps both busy.
+            workers=_positive_int(environ, ENV_WEB_CONCURRENCY, os.cpu_count() or 1),
+            log_level=log_level,
+        )
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StartupError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise StartupError(f"{name} must be 1/true/yes or 0/false/no, got {raw!r}")
