@@ -5,15 +5,13 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, settings
 from werkzeug.test import Client
 
 from tests.harness.server import REPO_ROOT, running_server
+from tests.support import profiles
 from wsgi_service import Settings, create_app
 
-settings.register_profile("default", deadline=None, max_examples=100, database=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("default")
+profiles.register()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import requests
 import schemathesis
 from hypothesis import settings
 from schemathesis import GenerationMode
-from schemathesis.checks import negative_data_rejection
 
 from contract import HTTP_METHODS
 from tests.support.problems import assert_problem
@@ -70,20 +69,6 @@ predict_session = counting_session(MIN_PREDICT_REQUESTS)
 other_session = counting_session(MIN_OTHER_REQUESTS)
 
 
-def rejects_invalid_data_but_the_request_id(ctx, response, case):
-    """``negative_data_rejection``, except when the only invalid part is ``X-Request-ID``.
-
-    The contract says so: an id outside the pattern is replaced by one the
-    server assigns, not refused. OpenAPI cannot say "accepted and ignored",
-    so schemathesis expects a 4xx; an invalid body must still get one.
-    """
-    meta = case.meta
-    if meta is not None and {location.value for location, component in meta.components.items()
-                             if component.mode.is_negative} == {"header"}:
-        return None
-    return negative_data_rejection(ctx, response, case)
-
-
 def errors_are_problems(ctx, response, case):
     """Anything but a 2xx is an RFC 9457 problem valid under the contract's Problem schema."""
     if not 200 <= response.status_code < 300:
@@ -96,9 +81,7 @@ def errors_are_problems(ctx, response, case):
 
 
 def call_and_check(case, session):
-    case.call_and_validate(session=session, timeout=10,
-                           excluded_checks=[negative_data_rejection],
-                           additional_checks=[rejects_invalid_data_but_the_request_id, errors_are_problems])
+    case.call_and_validate(session=session, timeout=10, additional_checks=[errors_are_problems])
 
 
 @schema.include(operation_id="predict").parametrize()

@@ -12,6 +12,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier
 
+from tests.support.profiles import examples
 from wsgi_service.model.forest import CompiledForest, compile_forest, probe_rows
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -93,7 +94,7 @@ def fitted_regressors(draw):
     return estimator.fit(X, y), X
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data())
 def test_every_evaluation_equals_scikit_learn_exactly(data):
     """Classifiers' probabilities and labels, regressors' values: the same bits
@@ -111,7 +112,7 @@ def test_every_evaluation_equals_scikit_learn_exactly(data):
             np.testing.assert_array_equal(estimator.classes_.take(outputs.argmax(axis=1)), predicted)
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(forest_and_data=fitted_forests())
 def test_both_evaluations_agree_on_probe_rows(forest_and_data):
     estimator, _ = forest_and_data
@@ -121,7 +122,7 @@ def test_both_evaluations_agree_on_probe_rows(forest_and_data):
     np.testing.assert_array_equal(compiled.decide_every_split(rows), compiled.walk_tree_by_tree(rows))
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(forest_and_data=fitted_forests())
 def test_probe_rows_cross_every_split_by_the_smallest_float32_step(forest_and_data):
     """For every split, a probe row reaches it and goes left with the largest

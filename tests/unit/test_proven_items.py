@@ -17,6 +17,7 @@ from contract import load_contract
 from tests.support.contract_strategies import (BODY_MUTATIONS, ROOT, ROW_MUTATIONS, Spec, contract_for,
                                                  inside, instances, mutate_body, mutate_row, schemas,
                                                  shaped_instances, spec_of, specs)
+from tests.support.profiles import examples
 from wsgi_service.errors import MAX_REPORTED_ERRORS
 from wsgi_service.enforcement.proven_items import unproven
 from wsgi_service.enforcement.validation import RequestValidator, SchemaViolations
@@ -59,13 +60,13 @@ def large_broken_batches(draw, spec: Spec):
     return body
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(body=large_broken_batches(SPEC))
 def test_a_broken_large_batch_is_explained_as_jsonschema_explains_the_whole_body(body):
     assert FAST.violations(body) == WHOLE_BODY.find(body)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=st.data(), spec=specs())
 def test_synthetic_contracts_explain_as_jsonschema_does(data, spec):
     document = contract_for(spec)
@@ -73,7 +74,7 @@ def test_synthetic_contracts_explain_as_jsonschema_does(data, spec):
     assert RequestValidator(document).violations(body) == SchemaViolations(document).find(body)
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(data=st.data(), schema=schemas)
 def test_any_mix_of_supported_keywords_is_explained_as_jsonschema_does(data, schema):
     """Nested arrays, recursive references, overlapping branches: the skip

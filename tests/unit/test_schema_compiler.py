@@ -26,6 +26,7 @@ from tests.support.contract_strategies import (
     leaf_schemas, look_alikes, ref, refs, schemas, shaped_instances,
     spec_of, specs, valid_bodies,
 )
+from tests.support.profiles import examples
 from wsgi_service.enforcement.schema_compiler import UnsupportedSchema, compile_schema
 from wsgi_service.enforcement.validation import PREDICT_REQUEST_SCHEMA, RequestValidator, SchemaViolations
 
@@ -42,14 +43,14 @@ VALIDATOR = RequestValidator(CONTRACT)
 TODAYS_VIOLATIONS = SchemaViolations(CONTRACT)
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(body=bodies(IRIS))
 def test_compiled_contract_accepts_exactly_what_jsonschema_accepts(body):
     assert ACCEPTS(body) == REFERENCE.is_valid(body)
     assert VALIDATOR.violations(body) == TODAYS_VIOLATIONS.find(body)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.data(), spec=specs())
 def test_compiled_synthetic_contracts_accept_exactly_what_jsonschema_accepts(data, spec):
     document = contract_for(spec)
@@ -59,7 +60,7 @@ def test_compiled_synthetic_contracts_accept_exactly_what_jsonschema_accepts(dat
     assert RequestValidator(document).violations(body) == SchemaViolations(document).find(body)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.data(), spec=specs(categorical=True))
 def test_contracts_with_categorical_features_accept_exactly_what_jsonschema_accepts(data, spec):
     """Rows as arrays (``prefixItems``, ``items: false``) and as objects (a
@@ -101,7 +102,7 @@ def without_descriptions(node):
     return [without_descriptions(value) for value in node] if isinstance(node, list) else node
 
 
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(spec=specs())
 def test_every_edge_and_hostile_cell_is_judged_as_jsonschema_judges_it(spec):
     document = contract_for(spec)
@@ -113,7 +114,7 @@ def test_every_edge_and_hostile_cell_is_judged_as_jsonschema_judges_it(spec):
             assert accepts(body) == reference.is_valid(body), body
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(data=st.data(), schema=schemas)
 def test_compiler_agrees_with_jsonschema_on_any_mix_of_supported_keywords(data, schema):
     document = {"components": {"schemas": {"Root": schema, "Bounded": BOUNDED}}}
@@ -152,7 +153,7 @@ def test_enum_equality_is_json_equality(members, value, valid):
     agrees_one_by_one_and_as_a_batch({"enum": members}, [value, *members[:1]])
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data(), schema=enum_schemas)
 def test_enum_agrees_with_jsonschema_value_by_value_and_in_batches(data, schema):
     """Every member's look-alikes and every confusable value are tried, not a sample."""
@@ -179,7 +180,7 @@ def arrays_with_a_prefix(draw):
                  for length in range(len(positions) + 1)]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(case=arrays_with_a_prefix())
 def test_prefix_items_agree_with_jsonschema_array_by_array_and_in_batches(case):
     """Arrays shorter than the prefix, as long, and longer, checked position by position in a batch."""
