@@ -2,5 +2,5 @@
 
 Not a test: it measures, on loopback, how close the service comes to a
 trivial JSON app under the same gunicorn settings, and prints the figures
-beside the targets of the issue that asked for them.
+beside their targets.
 """

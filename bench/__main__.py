@@ -16,7 +16,7 @@ take turns across the servers, for ``--rounds`` rounds, and each figure is its
 best over the rounds (highest rate, lowest latency): a burst of other work on
 a shared machine spoils one round of one server, not a ratio. Memory is read before and after the loads;
 in-process timings of the predictor and the validator close the run. One
-table, with the issue's targets, goes to stdout; ``--json`` keeps it.
+table, with the targets, goes to stdout; ``--json`` keeps it.
 """
 
 import argparse
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Measure the service against its HTTP ceiling and scikit-learn, in one run, on loopback "
-                    "(127.0.0.1 only); print one table with the issue's targets. Run from the repository root.")
+                    "(127.0.0.1 only); print one table with the targets. Run from the repository root.")
     parser.add_argument("--model-dir", type=Path,
                         help="model directory to serve (default: train one into a temporary directory)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the table and raw figures as JSON")
@@ -181,7 +181,7 @@ def _train(out: Path) -> Path:
 
 
 def _write_bodies(directory: Path) -> dict[int, Path]:
-    """The request bodies wrk posts, by rows: the issue's single row, and iris rows cycled for batches."""
+    """The request bodies wrk posts, by rows: one iris row, and iris rows cycled for batches."""
     bodies = {1: SINGLE_ROW, **{size: inprocess.iris_rows(size).tolist() for size in BATCH_SIZES}}
     paths = {}
     for rows, body in bodies.items():

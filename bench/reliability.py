@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             figures, rows = _compare(model_dir, corpus, corpus_table, args.load_seconds)
         else:
-            figures, rows = _issue_runs(model_dir, corpus, corpus_table, scratch, args.load_seconds)
+            figures, rows = _target_runs(model_dir, corpus, corpus_table, scratch, args.load_seconds)
         print(f"load average after: {load_average()}")
     print()
     print(_table(rows))
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(row[-1] == "NO" for row in rows) else 0
 
 
-def _issue_runs(model_dir: Path, corpus, corpus_table, scratch: Path, load_seconds: int):
+def _target_runs(model_dir: Path, corpus, corpus_table, scratch: Path, load_seconds: int):
     load = _shown(load_run(model_dir, corpus_table, seconds=load_seconds))
     kill = _shown(kill_worker_run(model_dir, corpus_table))
     term = _shown(sigterm_run(model_dir, corpus))

@@ -1,4 +1,4 @@
-"""The one table: every figure, its ratio to the reference from the same run, the issue's target.
+"""The one table: every figure, its ratio to the reference from the same run, its target.
 
 HTTP figures are set against the ceiling (ratio = figure / the ceiling's, so
 above 1 is more for rates, and for latency and start time more is worse).

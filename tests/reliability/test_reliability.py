@@ -22,16 +22,7 @@ exception inside a request) run in every run: ``tests/live/test_faults.py``.
 import pytest
 
 from tests.harness.corpus import build_corpus
-from tests.harness.runs import (
-    FAST_CLIENT_LIMIT_S,
-    GRACEFUL_TIMEOUT_S,
-    MEMORY_FLAT_MIB,
-    RECOVERY_LIMIT_S,
-    kill_worker_run,
-    load_run,
-    sigterm_run,
-    slow_clients_run,
-)
+from tests.harness import runs
 from tests.harness.server import WORKERS
 from tests.harness.wrk import write_corpus_table
 
@@ -60,7 +51,7 @@ def report(capsys, figures) -> None:
 # --- A. load -----------------------------------------------------------------------
 
 def test_load_at_64_connections_for_60_s(model_dir, corpus_table, capsys):
-    figures = load_run(model_dir, corpus_table, LOAD_CONNECTIONS, LOAD_SECONDS)
+    figures = runs.load_run(model_dir, corpus_table, LOAD_CONNECTIONS, LOAD_SECONDS)
     report(capsys, figures)
     for run in (figures.warmup, figures.run):
         assert run.errors == 0, run
@@ -68,28 +59,28 @@ def test_load_at_64_connections_for_60_s(model_dir, corpus_table, capsys):
         assert run.checked == run.requests > 0
     assert figures.workers_after == figures.workers_before, "a worker died or was replaced under load"
     growth = figures.growth_mib("rss_mib")
-    assert all(mib <= MEMORY_FLAT_MIB for mib in growth.values()), f"RSS growth per worker: {growth} MiB"
+    assert all(mib <= runs.MEMORY_FLAT_MIB for mib in growth.values()), f"RSS growth per worker: {growth} MiB"
 
 
 # --- B. faults under load --------------------------------------------------------------
 
 def test_kill_9_of_a_worker_fails_only_its_request_in_flight(model_dir, corpus_table, capsys):
-    figures = kill_worker_run(model_dir, corpus_table)
+    figures = runs.kill_worker_run(model_dir, corpus_table)
     report(capsys, figures)
     run = figures.run
     # Only the connections the victim held may fail: one, for a sync worker.
     assert run.errors <= max(1, figures.held_at_kill), run
     assert run.non_2xx == 0 and run.not_200 == 0 and run.wrong == 0, run.first_wrong
-    assert figures.serving_after_s < RECOVERY_LIMIT_S
+    assert figures.serving_after_s < runs.RECOVERY_LIMIT_S
     assert figures.victim not in figures.workers_after and figures.replacement in figures.workers_after
     assert len(figures.workers_after) == WORKERS
 
 
 def test_sigterm_completes_requests_in_flight_and_exits_in_time(model_dir, corpus, capsys):
-    figures = sigterm_run(model_dir, corpus)
+    figures = runs.sigterm_run(model_dir, corpus)
     report(capsys, figures)
     assert figures.exit_code == 0
-    assert figures.exit_after_s < GRACEFUL_TIMEOUT_S
+    assert figures.exit_after_s < runs.GRACEFUL_TIMEOUT_S
     assert figures.slow_request.outcome == "ok"
     assert figures.lost_in_flight == []
     assert {a.outcome for a in figures.before_term} == {"ok"}
@@ -102,10 +93,10 @@ def test_sigterm_completes_requests_in_flight_and_exits_in_time(model_dir, corpu
 
 
 def test_slow_clients_do_not_starve_a_fast_one(model_dir, corpus, capsys):
-    figures = slow_clients_run(model_dir, corpus, dribble_s=10, observe_s=3, fast_timeout_s=3)
+    figures = runs.slow_clients_run(model_dir, corpus, dribble_s=10, observe_s=3, fast_timeout_s=3)
     report(capsys, figures)
     first = figures.first_fast_latency_s
-    served = first is not None and first < FAST_CLIENT_LIMIT_S
+    served = first is not None and first < runs.FAST_CLIENT_LIMIT_S
     if not served and figures.worker_class == "sync":
         pytest.xfail("sync workers: two slow clients hold both workers for up to gunicorn's timeout (30 s); "
                      "the fix proposed is gthread workers")

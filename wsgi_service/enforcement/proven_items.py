@@ -9,7 +9,7 @@ what it reports. The keyword here asks the compiled items schema
 and descends into the others exactly as jsonschema's own keyword does. Every
 error is still jsonschema's, with the same paths, in the same order: the
 compiled schema never proves an invalid item valid, and an items schema it
-cannot compile is walked in full, as before.
+cannot compile is walked in full.
 """
 
 from collections.abc import Callable, Iterator
@@ -22,7 +22,7 @@ from wsgi_service.enforcement.schema_compiler import UnsupportedSchema, compile_
 
 _ITEMS_WALKED_IN_FULL = Draft202012Validator.VALIDATORS["items"]
 # Below this many items a failed batch is checked item by item rather than
-# halved again: a check has a fixed cost that halving no longer pays back.
+# halved again: a check has a fixed cost that halving does not pay back.
 _ONE_BY_ONE = 8
 
 
