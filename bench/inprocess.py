@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.datasets import load_iris
 
 from contract import load_contract
-from wsgi_service.model.loading import LoadedModel, load_model
+from wsgi_service.model.loading import read_model_directory
 from wsgi_service.enforcement.validation import RequestValidator
 
 ROW_COUNTS = (1, 100, 10_000, 100_000)
@@ -47,10 +47,10 @@ def best_seconds(call) -> float:
 
 
 def time_all(model_dir: Path, row_counts=ROW_COUNTS) -> list[Timings]:
-    compiled = load_model(model_dir)
+    compiled = read_model_directory(model_dir)
     if compiled.compiled is None:
         raise RuntimeError(f"the forest in {model_dir} was not compiled: nothing to compare")
-    by_sklearn = LoadedModel(compiled.manifest, compiled.estimator)  # no compiled forest: scikit-learn serves
+    by_sklearn = read_model_directory(model_dir, compile_estimator=False)  # scikit-learn, n_jobs=1
     validator = RequestValidator(load_contract())
     results = []
     for count in row_counts:

@@ -2,10 +2,12 @@
 
 ``create_app(settings)`` returns a plain PEP 3333 callable to embed in any WSGI
 stack; ``create_app_from_env()`` is what servers point at; ``python -m
-wsgi_service`` serves it with gunicorn::
+wsgi_service`` serves it with gunicorn; ``load_model(model_dir)`` is the
+same verified model in process, without HTTP::
 
-    from wsgi_service import Settings, create_app
+    from wsgi_service import Settings, create_app, load_model
     app = create_app(Settings(model_dir="models/iris"))
+    labels = load_model("models/iris").predict([[5.1, 3.5, 1.4, 0.2]])
 
 The folders are the layers, each importing only those below it:
 
@@ -13,8 +15,8 @@ The folders are the layers, each importing only those below it:
   decoding, the request forms, problems rendered as RFC 9457.
 - ``enforcement/``: the contract enforced. Request validation compiled from
   the contract file, and the contract's agreement with the model at start.
-- ``model/``: the model. Verified loading of a model directory and the
-  compiled forest.
+- ``model/``: the model. Verified loading of a model directory, the
+  compiled forest and its native kernel.
 - ``operations/``: running it. Settings from the environment, metrics, logs,
   the gunicorn configuration.
 - ``errors``: what every layer raises (``StartupError``, the ``Problem`` family).
@@ -24,7 +26,8 @@ The folders are the layers, each importing only those below it:
 
 from wsgi_service.edge.app import Service
 from wsgi_service.errors import StartupError
-from wsgi_service.factory import create_app, create_app_from_env
+from wsgi_service.factory import create_app, create_app_from_env, load_model
+from wsgi_service.model.loading import LoadedModel
 from wsgi_service.operations.settings import Settings
 
-__all__ = ["Service", "Settings", "StartupError", "create_app", "create_app_from_env"]
+__all__ = ["LoadedModel", "Service", "Settings", "StartupError", "create_app", "create_app_from_env", "load_model"]

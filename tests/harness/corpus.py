@@ -12,11 +12,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import sklearn
 from sklearn.datasets import load_iris
 from werkzeug.test import Client
 
+from contract.model_directory import MODEL_FILENAME
 from wsgi_service import Settings, create_app
 
 
@@ -38,7 +40,8 @@ def build_corpus(model_dir: Path, size: int = 600, seed: int = 6) -> list[Exchan
     """
     app = create_app(Settings(model_dir=model_dir))
     client = Client(app)
-    estimator = app.predictor.model.estimator
+    estimator = joblib.load(Path(model_dir) / MODEL_FILENAME)
+    estimator.n_jobs = 1  # the reference: scikit-learn adds the trees in order
     features = app.predictor.model.feature_names
     iris = load_iris().data
     generator = random.Random(seed)

@@ -17,14 +17,16 @@ from schemathesis import GenerationMode
 
 from contract import HTTP_METHODS
 from tests.support.problems import assert_problem
+from tests.support.profiles import examples
 
 # Hypothesis examples in the fuzzing phase; the examples and coverage phases
 # add fixed sets of their own (about 100 for /predict). Measured on 2 cores:
 # about 2,100 requests to /predict and 450 to the others, in 45 s.
-PREDICT_EXAMPLES = 2_000
-OTHER_EXAMPLES = 100  # for each of the four GET operations
-MIN_PREDICT_REQUESTS = 1_900
-MIN_OTHER_REQUESTS = 300
+# Under the quick profile (``tests/support/profiles.py``) all four are scaled down alike.
+PREDICT_EXAMPLES = examples(2_000)
+OTHER_EXAMPLES = examples(100)  # for each of the four GET operations
+MIN_PREDICT_REQUESTS = examples(1_900)
+MIN_OTHER_REQUESTS = examples(300)
 
 schema = schemathesis.pytest.from_fixture("served_schema")
 

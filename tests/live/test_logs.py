@@ -23,7 +23,7 @@ FAULTY_APP = "tests.support.faulty_app:make_app()"
 TIMEOUT_S = 10
 ISO_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 ACCESS_FIELDS = {"time", "level", "request_id", "method", "path", "status", "duration_ms", "client", "pid"}
-HEALTHY_ROWS = [HEALTHY_ROW] * 3  # only rows that go right at the planted root are answered
+HEALTHY_ROWS = [HEALTHY_ROW] * 3  # only rows outside the last class are answered
 
 
 def _requests(base_url: str) -> list[tuple[requests.Response, int | None, str]]:

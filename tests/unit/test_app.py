@@ -50,7 +50,9 @@ def test_rich_form_answers_labels_names_probabilities_and_identity(client, app):
 def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/health").get_json()["status"] == "ok"
     manifest = client.get("/model").get_json()
+    serving = manifest.pop("serving")
     assert manifest == json.loads((model_dir / "manifest.json").read_text())
+    assert serving["path"] == "compiled forest" and "equal to scikit-learn" in serving["detail"]
     assert client.get("/openapi.json").data == CONTRACT_PATH.read_bytes()
     index = client.get("/").get_json()
     assert {(e["method"], e["path"]) for e in index["endpoints"]} == {

@@ -14,6 +14,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tests.support.profiles import examples
 from wsgi_service.model.forest import CompiledForest, compile_forest, probe_rows
+from wsgi_service.model.kernel import LEAF, walk_rows, walk_trees
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -29,14 +30,17 @@ def draw_features(draw, rng: np.random.Generator, n_samples: int) -> np.ndarray:
 
 def every_evaluation(compiled: CompiledForest, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     """What the service serves, and each of the two walks it picks between."""
-    rows32 = rows.astype(np.float32)
-    return compiled.evaluate(rows), compiled.decide_every_split(rows32), compiled.walk_tree_by_tree(rows32)
+    return compiled.evaluate(rows), compiled.evaluate_with(walk_rows, rows), compiled.evaluate_with(walk_trees, rows)
+
+
+def splits_of(compiled: CompiledForest) -> np.ndarray:
+    return np.flatnonzero(compiled.nodes["left"] != LEAF)
 
 
 @st.composite
 def fitted_forests(draw):
-    n_classes = draw(st.sampled_from([2, 3, 10]) | st.integers(2, 10))
-    n_samples = draw(st.integers(max(n_classes, 10), 120))
+    n_classes = draw(st.sampled_from([2, 3, 12]) | st.integers(2, 12))
+    n_samples = draw(st.integers(max(2 * n_classes, 10), 120))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     X = draw_features(draw, rng, n_samples)
@@ -62,7 +66,7 @@ def rows_for(draw, forest_and_data):
     """Rows inside, at and beyond the training range, at thresholds and at their float32 neighbours."""
     estimator, X = forest_and_data
     compiled = CompiledForest(estimator)
-    thresholds = compiled.threshold[np.isfinite(compiled.threshold)]
+    thresholds = compiled.nodes["threshold"][splits_of(compiled)]
     span = float(np.abs(X).max()) or 1.0
     value = st.sampled_from(list(X.ravel()))
     value |= st.floats(-span, span)
@@ -119,7 +123,7 @@ def test_both_evaluations_agree_on_probe_rows(forest_and_data):
     compiled, reason = compile_forest(estimator)
     assert compiled is not None, reason
     rows = probe_rows(compiled)
-    np.testing.assert_array_equal(compiled.decide_every_split(rows), compiled.walk_tree_by_tree(rows))
+    np.testing.assert_array_equal(compiled.evaluate_with(walk_rows, rows), compiled.evaluate_with(walk_trees, rows))
 
 
 @settings(max_examples=examples(15))
@@ -130,14 +134,15 @@ def test_probe_rows_cross_every_split_by_the_smallest_float32_step(forest_and_da
     a compiled threshold one float32 value off changes where one of them lands."""
     estimator, _ = forest_and_data
     compiled = CompiledForest(estimator)
-    splits = np.flatnonzero(np.isfinite(compiled.threshold))
+    splits = splits_of(compiled)
     rows = probe_rows(compiled, max_rows=2 * len(splits))  # every split, none sampled away
-    passes, _ = estimator.decision_path(rows)  # node columns in the same order as the compiled arrays
+    passes, _ = estimator.decision_path(rows)  # node columns in the same order as the compiled records
     passes = passes.toarray().astype(bool)
     for node in splits:
-        feature, threshold = compiled.feature[node], compiled.threshold[node]
-        went_left = rows[passes[:, compiled.left[node]], feature]
-        went_right = rows[passes[:, compiled.right[node]], feature]
+        split = compiled.nodes[node]
+        feature, threshold = split["feature"], split["threshold"]
+        went_left = rows[passes[:, split["left"]], feature]
+        went_right = rows[passes[:, split["right"]], feature]
         largest_left = np.float32(threshold) if np.float32(threshold) <= threshold \
             else np.nextafter(np.float32(threshold), np.float32(-np.inf))
         assert went_left.max() == largest_left
@@ -155,3 +160,40 @@ def test_what_cannot_be_compiled_is_left_to_scikit_learn(estimator):
     y = rng.integers(0, 2, size=(60, 2)) if isinstance(estimator, RandomForestClassifier) else rng.integers(0, 2, 60)
     compiled, reason = compile_forest(estimator.fit(X, y))
     assert compiled is None and "not a single-output random forest" in reason
+
+
+@pytest.mark.parametrize("kind", [RandomForestClassifier, RandomForestRegressor])
+def test_trees_deeper_than_thirty_levels_equal_scikit_learn(kind):
+    """Targets (or sample weights) that double with x make every split peel off one row:
+    trees as deep as the rows are many. (Extra trees draw thresholds at random and stay
+    shallow here; the property above covers them.)"""
+    X = np.arange(80.0).reshape(-1, 1)
+    doubling = 2.0 ** np.arange(80)
+    estimator = kind(n_estimators=5, bootstrap=False, max_features=None, random_state=0)
+    if kind is RandomForestClassifier:
+        estimator.fit(X, np.arange(80) % 3, sample_weight=doubling)
+    else:
+        estimator.fit(X, doubling)
+    assert min(tree.tree_.max_depth for tree in estimator.estimators_) >= 30
+    compiled, reason = compile_forest(estimator)
+    assert compiled is not None, reason
+    rows = np.concatenate([X, X + 0.5, probe_rows(compiled)])
+    expected = estimator.predict_proba(rows) if kind is RandomForestClassifier else estimator.predict(rows)[:, None]
+    for outputs in every_evaluation(compiled, rows):
+        np.testing.assert_array_equal(outputs, expected)
+
+
+@pytest.mark.parametrize("kind", [RandomForestClassifier, RandomForestRegressor])
+def test_a_forest_fitted_with_all_cores_is_compiled_and_equals_scikit_learn_at_one(kind):
+    """At n_jobs=-1 scikit-learn adds the trees as its threads finish; the kernel adds them in
+    order, as scikit-learn does at n_jobs=1, which is what the proof compares with."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0) if kind is RandomForestClassifier else X @ rng.normal(size=6)
+    estimator = kind(n_estimators=60, max_depth=6, min_samples_leaf=3, random_state=0, n_jobs=-1).fit(X, y)
+    compiled, reason = compile_forest(estimator)
+    assert compiled is not None, reason
+    assert estimator.n_jobs == -1, "the proof must leave the estimator as it found it"
+    estimator.n_jobs = 1
+    expected = estimator.predict_proba(X) if kind is RandomForestClassifier else estimator.predict(X).reshape(-1, 1)
+    np.testing.assert_array_equal(compiled.evaluate(X), expected)

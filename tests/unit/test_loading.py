@@ -6,7 +6,7 @@ import pytest
 
 from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
 from wsgi_service import StartupError
-from wsgi_service.model.loading import load_model
+from wsgi_service.model.loading import read_model_directory
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH
 
 
@@ -18,27 +18,27 @@ def edit_manifest(model_dir, change):
 
 
 def test_verified_model_loads(model_dir):
-    model = load_model(model_dir)
+    model = read_model_directory(model_dir)
     assert model.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert model.identity["sha256"] == json.loads((model_dir / MANIFEST_FILENAME).read_text())["sha256"]
 
 
 def test_missing_directory_is_refused(tmp_path):
     with pytest.raises(StartupError, match="no model at .*manifest.json missing.*python -m training"):
-        load_model(tmp_path / "absent")
+        read_model_directory(tmp_path / "absent")
 
 
 def test_missing_model_file_is_refused(model_copy):
     (model_copy / MODEL_FILENAME).unlink()
     with pytest.raises(StartupError, match="cannot read .*model.joblib"):
-        load_model(model_copy)
+        read_model_directory(model_copy)
 
 
 def test_truncated_model_file_is_refused_before_unpickling(model_copy):
     path = model_copy / MODEL_FILENAME
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(StartupError, match="SHA-256 .* refusing to unpickle"):
-        load_model(model_copy)
+        read_model_directory(model_copy)
 
 
 def test_tampered_model_file_is_refused(model_copy):
@@ -47,7 +47,7 @@ def test_tampered_model_file_is_refused(model_copy):
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(StartupError, match="refusing to unpickle"):
-        load_model(model_copy)
+        read_model_directory(model_copy)
 
 
 def test_unloadable_file_with_matching_hash_is_one_line(model_copy):
@@ -55,17 +55,17 @@ def test_unloadable_file_with_matching_hash_is_one_line(model_copy):
     (model_copy / MODEL_FILENAME).write_bytes(b"not a pickle")
     edit_manifest(model_copy, lambda m: m.update(sha256=sha256_hex(b"not a pickle")))
     with pytest.raises(StartupError, match="could not be loaded"):
-        load_model(model_copy)
+        read_model_directory(model_copy)
 
 
 def test_other_scikit_learn_version_is_refused_unless_allowed(model_copy):
     edit_manifest(model_copy, lambda m: m["versions"].update({"scikit-learn": "0.24.2"}))
     with pytest.raises(StartupError, match=f"scikit-learn 0.24.2 .*{ENV_ALLOW_SKLEARN_MISMATCH}=1"):
-        load_model(model_copy)
-    assert load_model(model_copy, allow_sklearn_version_mismatch=True).estimator is not None
+        read_model_directory(model_copy)
+    assert read_model_directory(model_copy, allow_sklearn_version_mismatch=True).compiled is not None
 
 
 def test_manifest_that_disagrees_with_estimator_is_refused(model_copy):
     edit_manifest(model_copy, lambda m: m["features"].pop())
     with pytest.raises(StartupError, match="expects 4 features, the manifest lists 3"):
-        load_model(model_copy)
+        read_model_directory(model_copy)

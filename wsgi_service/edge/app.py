@@ -64,7 +64,7 @@ class Service:
             raise TypeError(f"the contract names operations with no handler: {missing}")
         self._request_id_pattern = re.compile(contract["components"]["schemas"]["RequestId"]["pattern"])
         self._contract_reply = Reply(200, contract_bytes)
-        self._manifest_reply = Reply(200, encode_json(model.manifest))
+        self._manifest_reply = Reply(200, encode_json({**model.manifest, "serving": model.serving}))
         self._health_reply = Reply(200, encode_json({"status": "ok", "model": model.identity}))
         self._index_reply = Reply(200, encode_json({
             "name": contract["info"]["title"],

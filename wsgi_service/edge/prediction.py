@@ -34,8 +34,7 @@ class Predictor:
         self._max_batch_rows = max_batch_rows
         self._features = model.feature_names
         self._class_names = model.class_names
-        self._labels = model.estimator.classes_ if model.is_classifier else None
-        self._category_codes = model.category_codes
+        self._labels = model.labels
 
     def answer(self, body: object) -> Answer:
         """Validate ``body`` against the contract and predict every row.
@@ -50,22 +49,11 @@ class Predictor:
                                   f"{self._max_batch_rows} per request.", limit=self._max_batch_rows)
         self._validator.check(body)
 
-        matrix = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
-        if self._category_codes:
-            matrix = self._encoded(matrix)
-        outputs = self.model.evaluate(np.array(matrix, dtype=np.float64))
+        in_feature_order = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
+        outputs = self.model.evaluate(self.model.matrix(in_feature_order))
         if self._labels is None:
             return self._values(outputs[:, 0].tolist(), rich)
         return self._classes(outputs, rich)
-
-    def _encoded(self, matrix: list[list]) -> list[list]:
-        """Categorical words as the indexes the forest was trained on (the
-        contract admitted only known words)."""
-        encoded = [list(row) for row in matrix]
-        for position, codes in self._category_codes.items():
-            for row in encoded:
-                row[position] = codes[row[position]]
-        return encoded
 
     def _classes(self, probabilities: np.ndarray, rich: bool) -> Answer:
         # The label is the most probable class, exactly as the estimator's own

@@ -1,67 +1,71 @@
-"""A fitted random forest flattened into arrays, evaluated exactly as scikit-learn does.
+"""A fitted random forest compiled for serving: its trees as node records, walked by the native kernel.
 
 scikit-learn spends milliseconds per ``predict_proba`` call on input checks
-and its parallel machinery before any tree is walked; for the single rows an
-API mostly sees, that overhead is nearly all of the time. Here the trees are
-flattened once, at load, and evaluated in one of two ways:
-- few rows: every split of every tree is decided for every row in one
-  vectorised comparison, and the walk from the roots is then one array lookup
-  per level (a few dozen microseconds for a row of a 100-tree forest);
-- many rows: tree by tree with scikit-learn's compiled ``Tree.apply``, which
-  then costs less than deciding splits no row reaches.
+and its parallel machinery before any tree is walked, and at ``n_jobs`` other
+than 1 it adds the trees from several threads in an order that changes from
+call to call. Here the trees are flattened once, at load, into the kernel's
+node records (``kernel``), and each call walks them in native code, in one
+thread: one row through every tree when the whole forest fits in the CPU's
+cache, one tree over every row before the next otherwise.
 
-Exactness is kept by doing the same arithmetic in the same order:
-- a row is rounded to float32, as scikit-learn does, and each float32 value
-  is compared ``<=`` with the node's float64 threshold;
-- a tree's answer is its leaf value as stored (scikit-learn 1.4 and later
-  store a classifier's class fractions and use them as they are; a
-  regressor's leaf holds its mean);
-- tree answers are added in estimator order and the sum divided by the
-  number of trees, as ``ForestClassifier.predict_proba`` and
-  ``ForestRegressor.predict`` do. The result is bitwise identical, which the
-  service checks at start (``compile_forest``).
+Exactness is kept by doing scikit-learn's arithmetic in scikit-learn's
+order (the row rounded to float32 and compared ``<=`` with the float64
+threshold, leaf values as stored, trees added in estimator order, the sum
+divided by their count), so the answers are bitwise those of
+``predict_proba`` and ``predict`` at ``n_jobs=1``. ``compile_forest`` proves
+it at start on probe rows that cross every split (or a sample of them) by
+the smallest float32 step, through both walks; any difference and
+scikit-learn serves instead.
 """
+
+from collections.abc import Callable
 
 import numpy as np
 import sklearn
 from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
 
-# Deciding every split for every row wins while rows x nodes stays below this;
-# beyond it the compiled per-tree walk does. Measured on the iris forest (1,328
-# nodes): the two cross near 64 rows.
-EVERY_SPLIT_MAX_DECISIONS = 1 << 16
+from wsgi_service.model.kernel import LEAF, NODE, walk_rows, walk_trees
+
+# A forest this small stays in the CPU's cache whole: each row walks every tree
+# (about 15% faster from 100 rows on iris). A larger one is walked tree by tree,
+# every row through one tree before the next, which keeps that tree in cache:
+# 1.5 to 5 times faster from 10 rows on forests of 100 MB and more.
+ROW_BY_ROW_MAX_FOREST_BYTES = 256 * 1024
 PROBE_MAX_ROWS = 2048
+# Node indexes are int32 in the kernel's records.
+MAX_NODES = np.iinfo(np.int32).max
 
 
 class CompiledForest:
-    """The trees of a single-output forest (classifier or regressor) as flat node arrays.
+    """The trees of a single-output forest (classifier or regressor) as one array of node records.
 
-    Node ``i`` of the whole forest splits on ``feature[i]`` at ``threshold[i]``
-    and continues at ``left[i]`` or ``right[i]``; ``roots`` holds each tree's
-    first node, ``leaf_values`` each node's stored value. Two evaluations,
-    each exact: ``decide_every_split`` and ``walk_tree_by_tree``.
+    ``nodes`` holds every tree's nodes, tree after tree (``roots``: each
+    tree's first); a split's children are indexes into ``nodes``, a leaf's
+    ``feature`` its row in ``values``, the leaves' stored values.
     """
 
     def __init__(self, estimator: ForestClassifier | ForestRegressor):
         trees = [tree.tree_ for tree in estimator.estimators_]
-        offsets = np.cumsum([0] + [tree.node_count for tree in trees[:-1]])
-        is_leaf = np.concatenate([tree.children_left < 0 for tree in trees])
-        own_index = np.arange(is_leaf.size)
-        # Leaves point at themselves with threshold +inf: a walk that reaches a
-        # leaf early stays there for the remaining levels (values are finite).
-        self.feature = np.where(is_leaf, 0, np.concatenate([tree.feature for tree in trees])).astype(np.intp)
-        self.threshold = np.where(is_leaf, np.inf, np.concatenate([tree.threshold for tree in trees]))
-        self.left = np.where(is_leaf, own_index, np.concatenate(
-            [tree.children_left + offset for tree, offset in zip(trees, offsets)]))
-        self.right = np.where(is_leaf, own_index, np.concatenate(
-            [tree.children_right + offset for tree, offset in zip(trees, offsets)]))
-        self.roots = offsets.astype(np.intp)
-        self._offsets = offsets.astype(np.intp)
-        self.depth = max(tree.max_depth for tree in trees)
-        # Per node: class fractions (a classifier) or the mean (a regressor, one column).
-        self.leaf_values = np.concatenate([tree.value[:, 0, :] for tree in trees])
-        self._trees = trees
+        node_counts = np.array([tree.node_count for tree in trees])
+        leaf_masks = [tree.children_left == -1 for tree in trees]  # scikit-learn's TREE_LEAF
+        leaf_counts = np.array([mask.sum() for mask in leaf_masks])
+        if node_counts.sum() > MAX_NODES:
+            raise ValueError(f"{node_counts.sum()} nodes is more than the kernel indexes ({MAX_NODES})")
+        node_starts = np.concatenate([[0], np.cumsum(node_counts)[:-1]])
+        leaf_starts = np.concatenate([[0], np.cumsum(leaf_counts)[:-1]])
+        self.nodes = np.empty(node_counts.sum(), dtype=NODE)
+        self.values = np.empty((leaf_counts.sum(), trees[0].value.shape[2]))
+        for tree, is_leaf, node_start, leaf_start in zip(trees, leaf_masks, node_starts, leaf_starts):
+            block = self.nodes[node_start:node_start + tree.node_count]
+            block["left"] = np.where(is_leaf, LEAF, tree.children_left + node_start)
+            block["right"] = np.where(is_leaf, LEAF, tree.children_right + node_start)
+            block["feature"] = tree.feature
+            block["feature"][is_leaf] = np.arange(leaf_start, leaf_start + is_leaf.sum())
+            block["threshold"] = tree.threshold
+            self.values[leaf_start:leaf_start + is_leaf.sum()] = tree.value[is_leaf, 0, :]
+        self.roots = node_starts.astype(np.intp)
         self.n_features = estimator.n_features_in_
+        self._walk = walk_rows if self.nbytes <= ROW_BY_ROW_MAX_FOREST_BYTES else walk_trees
 
     @staticmethod
     def supports(estimator: object) -> bool:
@@ -76,64 +80,56 @@ class CompiledForest:
 
     def evaluate(self, rows: np.ndarray) -> np.ndarray:
         """Per-class probabilities (a classifier) or predictions as one column (a regressor)."""
+        return self.evaluate_with(self._walk, rows)
+
+    def evaluate_with(self, walk: Callable, rows: np.ndarray) -> np.ndarray:
+        """``evaluate`` through one given walk of the kernel's (``walk_rows`` or ``walk_trees``)."""
         rows32 = np.ascontiguousarray(rows, dtype=np.float32)
-        if len(rows32) * self.feature.size <= EVERY_SPLIT_MAX_DECISIONS:
-            return self.decide_every_split(rows32)
-        return self.walk_tree_by_tree(rows32)
+        totals = np.zeros((len(rows32), self.values.shape[1]))
+        walk(self.nodes, self.roots, self.values, rows32, totals)
+        totals /= len(self.roots)
+        return totals
 
-    def decide_every_split(self, rows32: np.ndarray) -> np.ndarray:
-        n_rows, n_nodes = len(rows32), self.feature.size
-        # Node indices are made row-local: row r's copy of node i is r * n_nodes + i.
-        row_base = np.arange(0, n_rows * n_nodes, n_nodes)[:, np.newaxis]
-        go_left = rows32.astype(np.float64)[:, self.feature] <= self.threshold
-        next_node = (np.where(go_left, self.left, self.right) + row_base).ravel()
-        node = (self.roots + row_base).T  # trees x rows, tree-major as scikit-learn sums
-        for _ in range(self.depth):
-            node = next_node.take(node)
-        node -= row_base.T
-        per_tree = self.leaf_values.take(node, axis=0)
-        # Accumulating adds the trees strictly in estimator order, as scikit-learn
-        # does. (A plain sum may switch to pairwise summation when the other axes
-        # have length 1: one row of a regressor, and the bits differ.)
-        total = np.add.accumulate(per_tree, axis=0)[-1]
-        total /= len(self.roots)
-        return total
-
-    def walk_tree_by_tree(self, rows32: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(rows32), self.leaf_values.shape[1]))
-        for tree, offset in zip(self._trees, self._offsets):
-            total += self.leaf_values.take(tree.apply(rows32) + offset, axis=0)
-        total /= len(self._trees)
-        return total
+    @property
+    def nbytes(self) -> int:
+        return self.nodes.nbytes + self.values.nbytes + self.roots.nbytes
 
 
-def compile_forest(estimator: object) -> tuple["CompiledForest | None", str]:
-    """The compiled forest, proven equal to scikit-learn on probe rows; or None and why not.
+def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
+    """The compiled forest, proven equal to scikit-learn at ``n_jobs=1`` on probe rows; or None and why not.
 
-    Both walks are checked on rows that sit at, just above and just below
-    every split threshold: any difference at all and scikit-learn serves.
+    Both walks are checked on rows that sit at and just above every split
+    threshold (a sample of them on large forests): any difference at all
+    and scikit-learn serves.
     """
     if not CompiledForest.supports(estimator):
         return None, f"{type(estimator).__name__} is not a single-output random forest"
-    forest = CompiledForest(estimator)
+    try:
+        forest = CompiledForest(estimator)
+    except ValueError as error:
+        return None, str(error)
     rows32 = probe_rows(forest)
-    with sklearn.config_context(assume_finite=True):
-        if isinstance(estimator, ForestClassifier):
-            expected = estimator.predict_proba(rows32)
-        else:
-            expected = estimator.predict(rows32).reshape(len(rows32), 1)
-    # The every-split evaluation is checked in the batch sizes it serves.
-    chunk = max(1, EVERY_SPLIT_MAX_DECISIONS // forest.feature.size)
-    answers = {
-        "every-split evaluation": np.concatenate([forest.decide_every_split(rows32[start:start + chunk])
-                                                  for start in range(0, len(rows32), chunk)]),
-        "tree-by-tree walk": forest.walk_tree_by_tree(rows32),
-    }
-    for name, answer in answers.items():
-        if not np.array_equal(answer, expected):
-            return None, f"the {name} disagrees with scikit-learn {sklearn.__version__} on probe rows"
-    return forest, f"compiled {len(forest.roots)} trees, {forest.feature.size} nodes; " \
-                   f"equal to scikit-learn on {len(rows32)} probe rows"
+    expected = single_threaded_answers(estimator, rows32)
+    for walk in (walk_rows, walk_trees):
+        if not np.array_equal(forest.evaluate_with(walk, rows32), expected):
+            return None, (f"the kernel's {walk.__name__} disagrees with scikit-learn {sklearn.__version__} "
+                          f"on probe rows")
+    return forest, (f"compiled {len(forest.roots)} trees, {len(forest.nodes)} nodes; "
+                    f"equal to scikit-learn on {len(rows32)} probe rows")
+
+
+def single_threaded_answers(estimator: ForestClassifier | ForestRegressor, rows: np.ndarray) -> np.ndarray:
+    """scikit-learn's own answers at ``n_jobs=1``, the reference: with more threads it adds
+    the trees in the order they finish, and the last bits change from call to call."""
+    n_jobs = estimator.n_jobs
+    estimator.n_jobs = 1
+    try:
+        with sklearn.config_context(assume_finite=True):
+            if isinstance(estimator, ForestClassifier):
+                return estimator.predict_proba(rows)
+            return estimator.predict(rows).reshape(len(rows), 1)
+    finally:
+        estimator.n_jobs = n_jobs
 
 
 def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int = 0) -> np.ndarray:
@@ -146,26 +142,28 @@ def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int
     feature is set to a float32 value inside the interval the ancestors allow.
     Forests with more splits than ``max_rows / 2`` are sampled.
     """
-    splits = np.flatnonzero(np.isfinite(forest.threshold))
+    left, right = forest.nodes["left"], forest.nodes["right"]
+    features, thresholds = forest.nodes["feature"], forest.nodes["threshold"]
+    splits = np.flatnonzero(left != LEAF)
     if len(splits) == 0:  # every tree is a single leaf
         return np.zeros((1, forest.n_features), dtype=np.float32)
-    parent = np.full(forest.feature.size, -1)
-    parent[forest.left[splits]] = splits
-    parent[forest.right[splits]] = splits
+    parent = np.full(len(forest.nodes), -1)
+    parent[left[splits]] = splits
+    parent[right[splits]] = splits
     rows = []
     for node in np.random.default_rng(seed).permutation(splits)[:max_rows // 2]:
         low = np.full(forest.n_features, -np.inf)  # the path needs low < x <= high
         high = np.full(forest.n_features, np.inf)
         child, ancestor = node, parent[node]
         while ancestor >= 0:
-            feature, threshold = forest.feature[ancestor], forest.threshold[ancestor]
-            if forest.left[ancestor] == child:
+            feature, threshold = features[ancestor], thresholds[ancestor]
+            if left[ancestor] == child:
                 high[feature] = min(high[feature], threshold)
             else:
                 low[feature] = max(low[feature], threshold)
             child, ancestor = ancestor, parent[ancestor]
         row = np.array([_float32_inside(lo, hi) for lo, hi in zip(low, high)], dtype=np.float32)
-        feature, threshold = forest.feature[node], forest.threshold[node]
+        feature, threshold = features[node], thresholds[node]
         at_or_below = _float32_inside(-np.inf, threshold)
         for value in (at_or_below, np.nextafter(at_or_below, np.float32(np.inf))):
             row[feature] = value

@@ -9,7 +9,8 @@ bytes that were hashed are the ones loaded. Every refusal is a
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -21,18 +22,32 @@ from contract.model_directory import (
 )
 from wsgi_service.errors import StartupError
 from wsgi_service.model.forest import CompiledForest, compile_forest
-from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH
+from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST
 
 log = logging.getLogger(__name__)
 
 
+# Which path evaluates the model, as /model reports it.
+COMPILED, SCIKIT_LEARN = "compiled forest", "scikit-learn"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified estimator with the manifest that vouches for it."""
+    """A verified model, the manifest that vouches for it, and what evaluates it.
+
+    The compiled forest evaluates it when the estimator compiles (its trees
+    are then held once, as node records, and ``estimator`` is None);
+    otherwise the estimator itself does, single-threaded. ``serving`` says
+    which, and why.
+    """
 
     manifest: dict
-    estimator: object
+    # A classifier's classes (``classes_``), in the order of its probability columns; None for a regressor.
+    labels: np.ndarray | None
     compiled: CompiledForest | None = None
+    estimator: object | None = None
+    serving: dict = field(default_factory=dict)
 
     @property
     def identity(self) -> dict:
@@ -42,30 +57,28 @@ class LoadedModel:
     def is_classifier(self) -> bool:
         return self.manifest.get("task", CLASSIFICATION) == CLASSIFICATION
 
-    @property
+    @cached_property
     def feature_names(self) -> list[str]:
         return [feature["name"] for feature in self.manifest["features"]]
 
-    @property
+    @cached_property
     def category_codes(self) -> dict[int, dict[str, int]]:
         """Per categorical feature (by position): each word's index, the number the forest saw."""
         return {position: {word: code for code, word in enumerate(feature["categories"])}
                 for position, feature in enumerate(self.manifest["features"]) if "categories" in feature}
 
-    @property
+    @cached_property
     def class_names(self) -> list[str]:
         return [cls["name"] for cls in self.manifest.get("classes", ())]
 
     def evaluate(self, rows: np.ndarray) -> np.ndarray:
-        """A classifier's per-class probabilities (columns in
-        ``estimator.classes_`` order), or a regressor's predictions as one column.
+        """A classifier's per-class probabilities (columns in ``labels`` order), or a
+        regressor's predictions as one column, for rows every value of which is
+        finite and fits float32 (the contract's promise).
 
-        From the compiled forest when there is one (bitwise the same numbers,
-        without scikit-learn's per-call overhead), else from scikit-learn.
-        ``rows`` passed the contract, so every value is finite and fits
-        float32: scikit-learn's own finiteness check is skipped as redundant
-        (it sums the whole batch, and legitimate values near float32's limits
-        overflow that sum into inf - inf and a RuntimeWarning).
+        scikit-learn's own finiteness check is skipped as redundant: it sums
+        the whole batch, and legitimate values near float32's limits overflow
+        that sum into inf - inf and a RuntimeWarning.
         """
         if self.compiled is not None:
             return self.compiled.evaluate(rows)
@@ -74,9 +87,50 @@ class LoadedModel:
                 return self.estimator.predict_proba(rows)
             return self.estimator.predict(rows).reshape(len(rows), 1)
 
+    def predict_proba(self, rows) -> np.ndarray:
+        """A classifier's per-class probabilities (columns in ``labels`` order) for ``rows``:
+        a 2-D array, or a list of rows in feature order (a categorical feature's words as words)."""
+        if not self.is_classifier:
+            raise TypeError(f"{self.manifest['name']} is a regressor: it predicts values, not probabilities")
+        return self.evaluate(self.matrix(rows, checked=True))
 
-def load_model(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False,
-               compile_estimator: bool = True) -> LoadedModel:
+    def predict(self, rows) -> np.ndarray:
+        """Each row's label (a classifier: the most probable class, first of equals) or value (a regressor)."""
+        outputs = self.evaluate(self.matrix(rows, checked=True))
+        if self.is_classifier:
+            return self.labels.take(outputs.argmax(axis=1))
+        return outputs[:, 0]
+
+    def matrix(self, rows, checked: bool = False) -> np.ndarray:
+        """``rows`` as the float64 matrix the forest evaluates, categorical words as their indexes.
+
+        ``checked``: refuse (``ValueError``) what the contract would have
+        refused over HTTP: a shape other than rows of the model's features, a
+        word not among a feature's, a value that is not finite or beyond float32.
+        """
+        codes = self.category_codes
+        if codes and not isinstance(rows, np.ndarray):
+            rows = [[codes[position][cell] if position in codes and cell in codes[position] else cell
+                     for position, cell in enumerate(row)] for row in rows]
+        try:
+            matrix = np.asarray(rows, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"rows must be numbers (or a categorical feature's words): {error}") from None
+        if not checked:
+            return matrix
+        width = len(self.manifest["features"])
+        if matrix.ndim != 2 or matrix.shape[1] != width:
+            raise ValueError(f"rows must be a 2-D array of {width} features ({', '.join(self.feature_names)}), "
+                             f"got shape {matrix.shape}")
+        if not np.all(np.abs(matrix) <= _FLOAT32_MAX):
+            raise ValueError("every value must be a finite number within float32's range")
+        return matrix
+
+
+def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False,
+                         compile_estimator: bool = True) -> LoadedModel:
+    """The model in ``model_dir``, verified (hash, scikit-learn version, estimator against manifest)
+    and compiled when it can be; a ``StartupError`` saying what to do otherwise."""
     model_dir = Path(model_dir)
     manifest = _read_manifest(model_dir)
     model_path = model_dir / manifest.get("model_file", MODEL_FILENAME)
@@ -100,13 +154,19 @@ def load_model(model_dir: Path, *, allow_sklearn_version_mismatch: bool = False,
         estimator = joblib.load(io.BytesIO(model_bytes))
     except Exception as error:  # any failure to unpickle is one startup refusal
         raise StartupError(f"{model_path} could not be loaded: {type(error).__name__}: {error}") from None
+    del model_bytes
 
-    _check_estimator_matches_manifest(LoadedModel(manifest, estimator), model_path)
-    compiled = None
-    if compile_estimator:
-        compiled, how = compile_forest(estimator)
-        log.info("%s: %s", model_path, how if compiled else f"served by scikit-learn: {how}")
-    return LoadedModel(manifest, estimator, compiled)
+    _check_estimator_matches_manifest(estimator, manifest, model_path)
+    labels = estimator.classes_ if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else None
+    compiled, how = compile_forest(estimator) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
+    if compiled is not None:
+        log.info("%s: %s", model_path, how)
+        # The compiled forest holds the trees now; the estimator's copy of them is let go.
+        return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how})
+    log.warning("%s: served by scikit-learn, single-threaded: %s", model_path, how)
+    if hasattr(estimator, "n_jobs"):
+        estimator.n_jobs = 1  # each worker is one process per core
+    return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
 
 
 def _read_manifest(model_dir: Path) -> dict:
@@ -124,25 +184,25 @@ def _read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
-def _check_estimator_matches_manifest(model: LoadedModel, model_path: Path) -> None:
-    estimator, task = model.estimator, model.manifest.get("task", CLASSIFICATION)
+def _check_estimator_matches_manifest(estimator: object, manifest: dict, model_path: Path) -> None:
+    task = manifest.get("task", CLASSIFICATION)
     if task not in TASKS:
         raise StartupError(f"{model_path}: the manifest's task {task!r} is not one of {', '.join(TASKS)}")
     is_classifier = hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
-    if model.is_classifier != is_classifier:
+    if (task == CLASSIFICATION) != is_classifier:
         raise StartupError(f"{model_path} holds a {type(estimator).__name__}; the manifest says the task is {task}")
     if getattr(estimator, "n_outputs_", 1) != 1:
         raise StartupError(f"{model_path} predicts {estimator.n_outputs_} outputs; the service serves one")
     if not hasattr(estimator, "n_features_in_"):
         raise StartupError(f"{model_path} holds an unfitted {type(estimator).__name__}")
-    if estimator.n_features_in_ != len(model.feature_names):
+    if estimator.n_features_in_ != len(manifest["features"]):
         raise StartupError(f"{model_path} expects {estimator.n_features_in_} features, "
-                           f"the manifest lists {len(model.feature_names)}")
+                           f"the manifest lists {len(manifest['features'])}")
     if not is_classifier:
         return
-    if "classes" not in model.manifest:
+    if "classes" not in manifest:
         raise StartupError(f"{model_path}: the manifest of a classifier lists no classes")
-    labels = [cls["label"] for cls in model.manifest["classes"]]
+    labels = [cls["label"] for cls in manifest["classes"]]
     if estimator.classes_.tolist() != labels:
         raise StartupError(f"{model_path} predicts classes {estimator.classes_.tolist()}, "
                            f"the manifest lists {labels}")
