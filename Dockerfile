@@ -63,7 +63,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
     PORT=8080 \
-    MODEL_DIR=/app/model
+    MODEL_DIR=/app/model \
+    NUMBA_CACHE_DIR=/app/numba-cache
 
 # A fixed, numeric uid (above any a distribution hands out) that owns nothing here.
 RUN groupadd --gid 10001 app \
@@ -78,9 +79,12 @@ COPY --from=builder /app/model /app/model
 COPY --from=builder /wheels/project /tmp/project-wheel
 # The build fails here, not at the first start, when the model cannot be
 # served: tampered, trained with another scikit-learn, or at odds with its contract.
+# Loading it also compiles the forest kernel into NUMBA_CACHE_DIR, which the
+# server's user owns: numba reads a cache only from a place it may write.
 RUN pip install --no-index --no-deps /tmp/project-wheel/*.whl \
  && rm -rf /tmp/project-wheel \
- && python -c "from wsgi_service import create_app_from_env; create_app_from_env()"
+ && python -c "from wsgi_service import create_app_from_env; create_app_from_env()" \
+ && chown -R 10001:10001 "$NUMBA_CACHE_DIR"
 
 # Root owns the code and the model; the server only reads them.
 WORKDIR /app

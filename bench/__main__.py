@@ -33,9 +33,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import inprocess
+from bench.forests import FOREST_LOAD, FORESTS, ForestSpec, forest_rows, model_directory, render_forests, time_forest
 from bench.load import run_load
 from bench.memory import server_memory
 from bench.report import render, rows_from
+from contract.model_directory import MODEL_FILENAME
 from tests.harness.server import Server, running_server
 from tests.harness.wrk import ensure_wrk
 
@@ -70,7 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=_at_least(1), default=2,
                         help="gunicorn workers, via WEB_CONCURRENCY (%(default)s)")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (%(default)s)")
+    parser.add_argument("--forests", default=",".join(spec.name for spec in FORESTS),
+                        help="production-sized forests to measure too, comma-separated, or 'none' "
+                             "(%(default)s; fitted once, then cached: see bench/forests.py)")
     args = parser.parse_args(argv)
+    chosen = [] if args.forests == "none" else args.forests.split(",")
+    unknown = set(chosen) - {spec.name for spec in FORESTS}
+    if unknown:
+        parser.error(f"--forests: no forest named {', '.join(sorted(unknown))}")
 
     # SIGTERM unwinds like Ctrl-C, through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             results = _measure_servers(model_dir, _write_bodies(scratch), args)
             print("in-process timings", flush=True)
             timings = inprocess.time_all(model_dir)
+            forests = {spec.name: _measure_forest(spec, scratch, args)
+                       for spec in FORESTS if spec.name in chosen}
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
@@ -94,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = rows_from(results, timings)
     print()
     print(render(rows, meta))
+    if forests:
+        print()
+        print(render_forests(forests, results["ceiling"]["loads"][FOREST_LOAD[0]]["requests_per_s"]))
     if args.json:
         args.json.write_text(json.dumps({
             "meta": meta,
             "table": [row.to_dict() for row in rows],
             "raw": {"servers": results, "inprocess": [timing.__dict__ for timing in timings]},
+            "forests": forests,
         }, indent=2) + "\n")
         print(f"\nwritten to {args.json}")
     return 0
@@ -144,6 +159,39 @@ def _measure_servers(model_dir: Path, bodies: dict[int, Path], args) -> dict:
         for name, server in servers.items():
             results[name]["memory"] = server_memory(server.pid)
     return results
+
+
+def _measure_forest(spec: ForestSpec, scratch: Path, args) -> dict:
+    """One production-sized forest: in process, then served: start to healthy, memory, single rows."""
+    directory = model_directory(spec)
+    print(f"{spec.name}: in-process timings", flush=True)
+    figures = {"model_file_mib": (directory / MODEL_FILENAME).stat().st_size / 2**20,
+               "timings": [timing.to_dict() for timing in time_forest(spec, directory)]}
+    body = scratch / f"{spec.name}-row.json"
+    body.write_text(json.dumps(forest_rows(directory, 1).tolist()))
+    name, rows, connections = FOREST_LOAD
+    with running_server(model_dir=directory, workers=args.workers) as server:
+        figures["start_to_healthy_s"] = server.start_to_healthy_s
+        figures["nodes"] = _get_json(server.port, "/model")["serving"]["detail"]
+        _check_answers(server.port, body)
+        time.sleep(SETTLE_S)
+        figures["memory_before_load"] = server_memory(server.pid)
+        figures["load"] = run_load(server.base_url + "/predict", body, rows, connections,
+                                   args.duration, args.warmup).to_dict()
+        figures["memory"] = server_memory(server.pid)
+    print(f"{spec.name}: healthy after {figures['start_to_healthy_s']:.2f} s, "
+          f"{figures['load']['requests_per_s']:,.0f} single rows/s, "
+          f"PSS {figures['memory']['pss_mib']:.0f} MiB", flush=True)
+    return figures
+
+
+def _get_json(port: int, path: str) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path)
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
 
 
 def _best(best: dict | None, result: dict) -> dict:

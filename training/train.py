@@ -81,14 +81,27 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
     forest_class = RandomForestClassifier if task == CLASSIFICATION else RandomForestRegressor
     forest = forest_class(n_estimators=n_estimators, random_state=seed)
     _fit_showing_progress(forest, x_train, y_train, progress or _print_progress)
+    return write_model_directory(
+        out_dir, forest, feature_names, (x_train, y_train), (x_test, y_test), task=task, target_name=target_name,
+        name=name, version=version, class_names=class_names, categories=categories,
+        training={"dataset": dataset, "seed": seed, "test_fraction": TEST_FRACTION})
 
+
+def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
+                          train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *,
+                          task: str, target_name: str, name: str, version: str = "1.0.0",
+                          class_names: dict | None = None, categories: dict[str, list[str]] | None = None,
+                          training: dict | None = None) -> dict:
+    """Write the model directory of a fitted ``estimator``: its pickle, its manifest (features'
+    ranges from ``train``, metrics on ``test``) and its contract; return the manifest."""
+    (x_train, y_train), (x_test, y_test) = train, test
     buffer = io.BytesIO()
-    joblib.dump(forest, buffer)
+    joblib.dump(estimator, buffer)
     model_bytes = buffer.getvalue()
-    predicted = forest.predict(x_test)
+    predicted = estimator.predict(x_test)
     if task == CLASSIFICATION:
         outcome = {"classes": [{"label": label, "name": (class_names or {}).get(label, str(label))}
-                               for label in forest.classes_.tolist()]}
+                               for label in estimator.classes_.tolist()]}
         metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
                    "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
     else:
@@ -100,7 +113,7 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
         "name": name,
         "version": version,
         "task": task,
-        "estimator": f"{type(forest).__module__}.{type(forest).__qualname__}",
+        "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "model_file": MODEL_FILENAME,
         "sha256": sha256_hex(model_bytes),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -114,12 +127,12 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
                      for feature, column in zip(feature_names, x_train.T)],
         "target": _describe_target(target_name, task, y_train),
         **outcome,
-        "hyperparameters": forest.get_params(),
+        "hyperparameters": estimator.get_params(),
         "metrics": {**metrics, "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
-        "training": {"dataset": dataset, "seed": seed, "test_fraction": TEST_FRACTION},
+        **({"training": training} if training else {}),
     }
     examples = _example_rows(task, x_test, y_test)
-    outputs = forest.predict_proba(examples) if task == CLASSIFICATION else forest.predict(examples)
+    outputs = estimator.predict_proba(examples) if task == CLASSIFICATION else estimator.predict(examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -162,21 +162,20 @@ def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int
             else:
                 low[feature] = max(low[feature], threshold)
             child, ancestor = ancestor, parent[ancestor]
-        row = np.array([_float32_inside(lo, hi) for lo, hi in zip(low, high)], dtype=np.float32)
+        row = _float32_inside(low, high)
         feature, threshold = features[node], thresholds[node]
-        at_or_below = _float32_inside(-np.inf, threshold)
+        at_or_below = _float32_inside(np.array([-np.inf]), np.array([threshold]))[0]
         for value in (at_or_below, np.nextafter(at_or_below, np.float32(np.inf))):
             row[feature] = value
             rows.append(row.copy())
     return np.array(rows)
 
 
-def _float32_inside(low: float, high: float) -> np.float32:
-    """The largest float32 x with low < x <= high (or the smallest above low, or 0)."""
-    if np.isfinite(high):
-        value = np.float32(high)
-        return value if value <= high else np.nextafter(value, np.float32(-np.inf))
-    if np.isfinite(low):
-        value = np.float32(low)
-        return value if value > low else np.nextafter(value, np.float32(np.inf))
-    return np.float32(0)
+def _float32_inside(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per position, the largest float32 x with low < x <= high (or the smallest above low, or 0)."""
+    with np.errstate(over="ignore"):  # a bound beyond float32's range rounds to inf, then steps back
+        below_high = high.astype(np.float32)
+        above_low = low.astype(np.float32)
+    below_high = np.where(below_high <= high, below_high, np.nextafter(below_high, np.float32(-np.inf)))
+    above_low = np.where(above_low > low, above_low, np.nextafter(above_low, np.float32(np.inf)))
+    return np.where(np.isfinite(high), below_high, np.where(np.isfinite(low), above_low, np.float32(0)))

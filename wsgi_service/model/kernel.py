@@ -16,12 +16,24 @@ order, starting from zero, which is the order and the arithmetic of
 scikit-learn's ``predict_proba`` and ``predict`` at ``n_jobs=1``; the caller
 divides by the number of trees once.
 
-numba compiles both on first use and caches the machine code beside this
-module (``cache=True``), so a later process loads it instead of compiling.
+numba compiles both on first use (about a second, once, in gunicorn's master
+before it forks) and caches the machine code beside this module, or in
+``NUMBA_CACHE_DIR`` (the container sets one), so a later process loads it
+instead. Where no cache location is writable, each process compiles anew.
 """
 
 import numpy as np
 from numba import njit
+
+
+
+def _native(function):
+    """``function`` compiled by numba, its machine code cached when numba finds a writable place."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
+
 
 LEAF = -1
 # align=True pads the three int32 fields to 16 bytes so the float64 threshold is aligned: 24 bytes a node.
@@ -29,7 +41,7 @@ NODE = np.dtype([("left", np.int32), ("right", np.int32), ("feature", np.int32),
                 align=True)
 
 
-@njit(cache=True, nogil=True)
+@_native
 def _leaf_of(nodes, node, row):
     """The leaf that ``row`` reaches from ``node`` (a tree's root)."""
     while nodes[node].left != LEAF:
@@ -38,7 +50,7 @@ def _leaf_of(nodes, node, row):
     return nodes[node].feature
 
 
-@njit(cache=True, nogil=True)
+@_native
 def walk_rows(nodes, roots, values, rows, totals):
     """Add, row by row, each tree's leaf values (trees in order) into ``totals``."""
     for r in range(rows.shape[0]):
@@ -49,7 +61,7 @@ def walk_rows(nodes, roots, values, rows, totals):
                 total[k] += leaf[k]
 
 
-@njit(cache=True, nogil=True)
+@_native
 def walk_trees(nodes, roots, values, rows, totals):
     """Add, tree by tree, every row's leaf values into ``totals``: the same sums as ``walk_rows``."""
     for root in roots:
