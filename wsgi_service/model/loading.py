@@ -1,19 +1,18 @@
 """Load a model directory only after proving it is the one training wrote.
 
 A joblib file is a pickle, and unpickling runs code: the bytes are hashed
-and compared with the manifest before anything is unpickled, and the very
-bytes that were hashed are the ones loaded. Every refusal is a
+and compared with the manifest before anything is unpickled, the very bytes
+that were hashed are the ones loaded, and they are unpickled admitting only
+an allow-list of globals (``unpickling``). Every refusal is a
 ``StartupError`` with one line that says what to do.
 """
 
-import io
 import json
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import joblib
 import numpy as np
 import sklearn
 
@@ -22,6 +21,7 @@ from contract.model_directory import (
 )
 from wsgi_service.errors import StartupError
 from wsgi_service.model.forest import CompiledForest, compile_forest
+from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
                            f"{ENV_ALLOW_SKLEARN_MISMATCH}=1 to serve it anyway")
 
     try:
-        estimator = joblib.load(io.BytesIO(model_bytes))
+        estimator = load_estimator(model_bytes, str(model_path))
+    except UnsafePickle as refused:
+        raise StartupError(f"refusing {model_path}: {refused}") from None
     except Exception as error:  # any failure to unpickle is one startup refusal
         raise StartupError(f"{model_path} could not be loaded: {type(error).__name__}: {error}") from None
     del model_bytes

@@ -1,0 +1,84 @@
+"""Unpickle a model file admitting only an allow-list of globals, refusing anything else before it runs.
+
+A joblib file is a pickle, and a pickle names the functions it calls: on
+its own it can run ``os.system`` the moment it is loaded, and a SHA-256 that
+matches the manifest proves only that the file is the one that was packaged,
+not that it is safe to open. Here every global the pickle names is checked
+before it is looked up, so nothing outside the list is ever called:
+
+- scikit-learn's classes (defined in a ``sklearn`` module, estimators and
+  the helpers they pickle: trees, losses, binners) and the unpicklers Cython
+  generates for them; never a function, nor a class another module defines
+  that a scikit-learn module imported;
+- numpy's array, dtype and scalar reconstruction, and its random generators'
+  constructors (an estimator's ``random_state`` may hold one);
+- joblib's array framing (``NumpyArrayWrapper``: arrays are read as data;
+  object arrays, such as text class labels, through this same check);
+- the builtins that rebuild plain containers.
+
+Anything else (``posix.system``, ``builtins.eval``, ``subprocess.Popen``,
+``importlib.import_module``, ``functools.partial``, ``builtins.getattr``,
+...) raises ``UnsafePickle`` naming it, before any object of the pickle's
+is built.
+"""
+
+import io
+import pickle
+import warnings
+
+from joblib import numpy_pickle
+
+ALLOWED = frozenset({
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    *((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+      for name in ("_reconstruct", "scalar")),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy.random._pickle", "__randomstate_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random._pickle", "__generator_ctor"),
+    ("numpy.random._mt19937", "MT19937"), ("numpy.random._pcg64", "PCG64"), ("numpy.random._philox", "Philox"),
+    ("numpy.random._sfc64", "SFC64"), ("numpy.random.bit_generator", "SeedSequence"),
+    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+    ("copyreg", "_reconstructor"), ("collections", "OrderedDict"),
+    *(("builtins", name) for name in ("object", "list", "dict", "set", "frozenset", "tuple", "bytearray",
+                                      "bytes", "str", "int", "float", "bool", "complex", "slice", "range")),
+})
+_SCIKIT_LEARN = "sklearn"
+_CYTHON_UNPICKLER = "__pyx_unpickle_"
+
+
+class UnsafePickle(pickle.UnpicklingError):
+    """The pickle names a global outside the allow-list; ``what`` is ``module.name``."""
+
+    def __init__(self, what: str):
+        super().__init__(f"the pickle calls {what}")
+        self.what = what
+
+
+class _AllowListUnpickler(numpy_pickle.NumpyUnpickler):
+    """joblib's unpickler (arrays framed as data), every global checked first.
+
+    joblib reads an object array's nested pickle with this same ``find_class``.
+    """
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in ALLOWED:
+            return super().find_class(module, name)
+        if module == _SCIKIT_LEARN or module.startswith(_SCIKIT_LEARN + "."):
+            found = super().find_class(module, name)
+            defined_in = getattr(found, "__module__", "") or ""
+            own = defined_in == _SCIKIT_LEARN or defined_in.startswith(_SCIKIT_LEARN + ".")
+            if own and (isinstance(found, type) or name.startswith(_CYTHON_UNPICKLER)):
+                return found
+        raise UnsafePickle(f"{module}.{name}")
+
+
+def load_estimator(data: bytes, name: str = "") -> object:
+    """The object pickled (by joblib) in ``data``; ``UnsafePickle`` when it names a global
+    outside the allow-list, and whatever unpickling raises when the file is broken."""
+    with warnings.catch_warnings():  # joblib warns of its format from before 0.10, refused below
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with numpy_pickle._validate_fileobject_and_memmap(io.BytesIO(data), name, None) as (stream, _):
+            if isinstance(stream, str):  # that format keeps arrays in companion files
+                raise pickle.UnpicklingError("the file is in joblib's format from before 0.10: re-save it")
+            return _AllowListUnpickler(name, stream, ensure_native_byte_order=True).load()
