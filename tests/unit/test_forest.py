@@ -14,7 +14,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tests.support.profiles import examples
 from wsgi_service.model.forest import CompiledForest, compile_forest, probe_rows
-from wsgi_service.model.kernel import LEAF, walk_rows, walk_trees
+from wsgi_service.model.kernel import LEAF
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -29,8 +29,8 @@ def draw_features(draw, rng: np.random.Generator, n_samples: int) -> np.ndarray:
 
 
 def every_evaluation(compiled: CompiledForest, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """What the service serves, and each of the two walks it picks between."""
-    return compiled.evaluate(rows), compiled.evaluate_with(walk_rows, rows), compiled.evaluate_with(walk_trees, rows)
+    """The batch as the service evaluates it, and its rows evaluated one at a time."""
+    return compiled.evaluate(rows), np.concatenate([compiled.evaluate(row[np.newaxis]) for row in rows])
 
 
 def splits_of(compiled: CompiledForest) -> np.ndarray:
@@ -118,12 +118,12 @@ def test_every_evaluation_equals_scikit_learn_exactly(data):
 
 @settings(max_examples=examples(15))
 @given(forest_and_data=fitted_forests())
-def test_both_evaluations_agree_on_probe_rows(forest_and_data):
+def test_every_forest_compiles_and_is_proven_on_its_probe_rows(forest_and_data):
     estimator, _ = forest_and_data
     compiled, reason = compile_forest(estimator)
     assert compiled is not None, reason
     rows = probe_rows(compiled)
-    np.testing.assert_array_equal(compiled.evaluate_with(walk_rows, rows), compiled.evaluate_with(walk_trees, rows))
+    np.testing.assert_array_equal(compiled.evaluate(rows), estimator.predict_proba(rows))
 
 
 @settings(max_examples=examples(15))

@@ -5,8 +5,7 @@ and its parallel machinery before any tree is walked, and at ``n_jobs`` other
 than 1 it adds the trees from several threads in an order that changes from
 call to call. Here the trees are flattened once, at load, into the kernel's
 node records (``kernel``), and each call walks them in native code, in one
-thread: one row through every tree when the whole forest fits in the CPU's
-cache, one tree over every row before the next otherwise.
+thread, one tree over every row before the next.
 
 Exactness is kept by doing scikit-learn's arithmetic in scikit-learn's
 order (the row rounded to float32 and compared ``<=`` with the float64
@@ -14,26 +13,18 @@ threshold, leaf values as stored, trees added in estimator order, the sum
 divided by their count), so the answers are bitwise those of
 ``predict_proba`` and ``predict`` at ``n_jobs=1``. ``compile_forest`` proves
 it at start on probe rows that cross every split (or a sample of them) by
-the smallest float32 step, through both walks; any difference and
-scikit-learn serves instead.
+the smallest float32 step; any difference and scikit-learn serves instead.
 """
-
-from collections.abc import Callable
 
 import numpy as np
 import sklearn
 from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
 
-from wsgi_service.model.kernel import LEAF, NODE, walk_rows, walk_trees
+from wsgi_service.model.kernel import INDEX, LEAF, NODE, walk
 
-# A forest this small stays in the CPU's cache whole: each row walks every tree
-# (about 15% faster from 100 rows on iris). A larger one is walked tree by tree,
-# every row through one tree before the next, which keeps that tree in cache:
-# 1.5 to 5 times faster from 10 rows on forests of 100 MB and more.
-ROW_BY_ROW_MAX_FOREST_BYTES = 256 * 1024
 PROBE_MAX_ROWS = 2048
-# Node indexes are int32 in the kernel's records.
-MAX_NODES = np.iinfo(np.int32).max
+# Node indexes are the kernel's unsigned 32 bits, one value kept for LEAF.
+MAX_NODES = int(LEAF) - 1
 
 
 class CompiledForest:
@@ -58,14 +49,13 @@ class CompiledForest:
         for tree, is_leaf, node_start, leaf_start in zip(trees, leaf_masks, node_starts, leaf_starts):
             block = self.nodes[node_start:node_start + tree.node_count]
             block["left"] = np.where(is_leaf, LEAF, tree.children_left + node_start)
-            block["right"] = np.where(is_leaf, LEAF, tree.children_right + node_start)
+            block["right"] = np.where(is_leaf, LEAF, tree.children_right + node_start)  # int64: no overflow
             block["feature"] = tree.feature
             block["feature"][is_leaf] = np.arange(leaf_start, leaf_start + is_leaf.sum())
             block["threshold"] = tree.threshold
             self.values[leaf_start:leaf_start + is_leaf.sum()] = tree.value[is_leaf, 0, :]
-        self.roots = node_starts.astype(np.intp)
+        self.roots = node_starts.astype(INDEX)
         self.n_features = estimator.n_features_in_
-        self._walk = walk_rows if self.nbytes <= ROW_BY_ROW_MAX_FOREST_BYTES else walk_trees
 
     @staticmethod
     def supports(estimator: object) -> bool:
@@ -80,10 +70,6 @@ class CompiledForest:
 
     def evaluate(self, rows: np.ndarray) -> np.ndarray:
         """Per-class probabilities (a classifier) or predictions as one column (a regressor)."""
-        return self.evaluate_with(self._walk, rows)
-
-    def evaluate_with(self, walk: Callable, rows: np.ndarray) -> np.ndarray:
-        """``evaluate`` through one given walk of the kernel's (``walk_rows`` or ``walk_trees``)."""
         rows32 = np.ascontiguousarray(rows, dtype=np.float32)
         totals = np.zeros((len(rows32), self.values.shape[1]))
         walk(self.nodes, self.roots, self.values, rows32, totals)
@@ -98,7 +84,7 @@ class CompiledForest:
 def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
     """The compiled forest, proven equal to scikit-learn at ``n_jobs=1`` on probe rows; or None and why not.
 
-    Both walks are checked on rows that sit at and just above every split
+    The kernel is checked on rows that sit at and just above every split
     threshold (a sample of them on large forests): any difference at all
     and scikit-learn serves.
     """
@@ -109,11 +95,8 @@ def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
     except ValueError as error:
         return None, str(error)
     rows32 = probe_rows(forest)
-    expected = single_threaded_answers(estimator, rows32)
-    for walk in (walk_rows, walk_trees):
-        if not np.array_equal(forest.evaluate_with(walk, rows32), expected):
-            return None, (f"the kernel's {walk.__name__} disagrees with scikit-learn {sklearn.__version__} "
-                          f"on probe rows")
+    if not np.array_equal(forest.evaluate(rows32), single_threaded_answers(estimator, rows32)):
+        return None, f"the compiled forest disagrees with scikit-learn {sklearn.__version__} on probe rows"
     return forest, (f"compiled {len(forest.roots)} trees, {len(forest.nodes)} nodes; "
                     f"equal to scikit-learn on {len(rows32)} probe rows")
 
@@ -147,7 +130,7 @@ def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int
     splits = np.flatnonzero(left != LEAF)
     if len(splits) == 0:  # every tree is a single leaf
         return np.zeros((1, forest.n_features), dtype=np.float32)
-    parent = np.full(len(forest.nodes), -1)
+    parent = np.full(len(forest.nodes), -1, dtype=np.int64)
     parent[left[splits]] = splits
     parent[right[splits]] = splits
     rows = []

@@ -7,6 +7,8 @@ an allow-list of globals (``unpickling``). Every refusal is a
 ``StartupError`` with one line that says what to do.
 """
 
+import ctypes
+import gc
 import json
 import logging
 from dataclasses import dataclass, field
@@ -163,12 +165,30 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
     compiled, how = compile_forest(estimator) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
     if compiled is not None:
         log.info("%s: %s", model_path, how)
-        # The compiled forest holds the trees now; the estimator's copy of them is let go.
+        # The compiled forest holds the trees now: the estimator's copy of them is let go,
+        # and the memory it held goes back to the system before gunicorn forks its workers.
+        del estimator
+        _return_freed_memory()
         return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how})
     log.warning("%s: served by scikit-learn, single-threaded: %s", model_path, how)
     if hasattr(estimator, "n_jobs"):
         estimator.n_jobs = 1  # each worker is one process per core
     return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Unpickling a forest allocates its trees twice over (the file's arrays,
+    then scikit-learn's own copies), and glibc keeps what is freed for
+    reuse: without this the master, and every worker forked from it, would
+    carry hundreds of MiB that nothing uses.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
 
 
 def _read_manifest(model_dir: Path) -> dict:
