@@ -5,16 +5,22 @@ first check waits for it to become ready), isolated from whatever pytest
 configuration and plugins surround it. Options it does not know (``--junitxml PATH``, ``-k``,
 ``-x``, ``--too-large-bytes N``) go to pytest. Exit status: 0 every check
 passed, 1 some check failed, 2 bad command line, 3 the deployment never became
-ready, 4 the suite itself could not run.
+ready, 4 the suite itself could not run, 5 the deployment serves another
+model's contract (the one line says which, and what to pass as ``--contract``).
 """
 
 import argparse
+import json
 import os
 import sys
+import time
+import urllib.request
 
-from contract import CONTRACT_PATH
+from contract import CONTRACT_PATH, load_contract, operations
+from contract.generate import load_template, model_schema_names
 from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_WAIT_S, ENV_BASE_URL, EXIT_ALL_PASSED,
-                            EXIT_CHECKS_FAILED, EXIT_NEVER_READY, EXIT_SUITE_ERROR, SUITE_DIR)
+                            EXIT_CHECKS_FAILED, EXIT_NEVER_READY, EXIT_OTHER_MODEL, EXIT_SUITE_ERROR, SUITE_DIR)
+from contract.suite.documented import SERVED_CONTRACT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     args, pytest_args = parser.parse_known_args(argv)
     if not args.base_url or not args.base_url.startswith(("http://", "https://")):
         parser.error(f"give an http:// or https:// base URL with --base-url or ${ENV_BASE_URL}")
+    try:
+        local = load_contract(args.contract)
+    except (OSError, ValueError) as error:
+        parser.error(f"cannot read the contract {args.contract}: {error}")
+    other = _another_models_contract(args.base_url, local, args.wait, args.timeout)
+    if other:
+        print(other, file=sys.stderr)
+        return EXIT_OTHER_MODEL
     # Imported only now: ``--help`` and a bad command line should not pay for pytest.
     import pytest
 
@@ -56,6 +70,38 @@ def main(argv: list[str] | None = None) -> int:
         return status
     print(f"the suite could not run (pytest exit status {int(status)})", file=sys.stderr)
     return EXIT_SUITE_ERROR
+
+
+def _another_models_contract(base_url: str, local: dict, wait_s: float, timeout_s: float) -> str | None:
+    """One line when the deployment serves the contract of another model than ``local``'s, else None.
+
+    Certifying a model against another one's contract fails dozens of checks
+    that all say the same thing; this says it once, first. A deployment that
+    does not answer (yet) is left to the suite, which waits for it.
+    """
+    path = next(path for path, _, operation in operations(local) if operation["operationId"] == SERVED_CONTRACT)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with urllib.request.urlopen(base_url.rstrip("/") + path, timeout=timeout_s) as answer:
+                served = json.loads(answer.read())
+            break
+        except (OSError, ValueError):
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.5)
+    try:
+        names = model_schema_names(load_template())
+        same = all(served["components"]["schemas"].get(name) == local["components"]["schemas"].get(name)
+                   for name in names)
+        summary = served["info"].get("summary", served["info"]["title"])
+    except (KeyError, TypeError, AttributeError):
+        return None  # not a contract of this service's shape: the suite reports how it differs
+    if same:
+        return None
+    return (f"{base_url} serves the contract of another model ({summary}) than {local['info'].get('summary', '')!r}: "
+            f"certify it against that model's own contract, --contract models/NAME/openapi.json "
+            f"(the openapi.json training wrote beside it)")
 
 
 if __name__ == "__main__":

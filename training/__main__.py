@@ -1,9 +1,10 @@
-"""``python -m training``: train a random forest into a model directory.
+"""``python -m training``: train a random forest into a model directory, or import one.
 
 Without ``--csv`` it trains the default iris model. With ``--csv FILE
 --target COLUMN`` it trains on your table: every other column is a numeric
 feature, in file order (``--drop`` leaves columns out, ``--categorical``
-takes a column of words).
+takes a column of words). ``python -m training import MODEL_FILE`` packages
+a model you fitted yourself (``joblib.dump``) instead.
 """
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 from contract.model_directory import (
     CLASSIFICATION, CONTRACT_FILENAME, DEFAULT_MODEL_DIR, MANIFEST_FILENAME, MODEL_FILENAME, TASKS,
 )
+from training import importing
 from training.table import TableError, read_table
 from training.train import (
     DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
@@ -20,6 +22,9 @@ from training.train import (
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:
+        return import_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", type=Path, help="train on this CSV (a header row names the columns)")
@@ -64,11 +69,49 @@ def main(argv: list[str] | None = None) -> int:
     except (TableError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = " ".join(f"{key}={value:.3f}" for key, value in manifest["metrics"].items()
-                       if key.startswith("test_") and isinstance(value, float))
     print(f"{out}: {manifest['name']} {manifest['version']} ({manifest['task']}, "
-          f"{len(manifest['features'])} features) {metrics} sha256={manifest['sha256'][:12]}")
+          f"{len(manifest['features'])} features) {_metrics(manifest)}sha256={manifest['sha256'][:12]}")
     return 0
+
+
+def import_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training import", description=importing.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="a fitted model, as joblib.dump wrote it")
+    parser.add_argument("--out", type=Path, help="model directory to write (default: models/NAME)")
+    parser.add_argument("--name", help="model name (default: the file's stem)")
+    parser.add_argument("--version", default="1.0.0", help="model version recorded in the manifest")
+    parser.add_argument("--features", help="the feature names in model order, comma-separated "
+                                           "(when the model does not record them)")
+    parser.add_argument("--sample", type=Path, help="a CSV of rows the model is fed: its header names the "
+                                                    "features, its rows give their ranges")
+    parser.add_argument("--target", help="the --sample column holding the true values: metrics on the sample")
+    parser.add_argument("--class-names", metavar="LABEL=NAME,...", help="readable class names, e.g. 0=setosa,1=versicolor")
+    args = parser.parse_args(argv)
+    if args.target and not args.sample:
+        parser.error("--target names a column of --sample: give --sample too")
+    try:
+        class_names = dict(pair.split("=", 1) for pair in args.class_names.split(",")) if args.class_names else None
+    except ValueError:
+        parser.error("--class-names takes LABEL=NAME pairs separated by commas")
+    name = args.name or args.model_file.stem
+    out = args.out or Path("models") / name
+    try:
+        manifest = importing.import_model(args.model_file, out, name=name, version=args.version,
+                                          features=args.features.split(",") if args.features else None,
+                                          sample=args.sample, target=args.target, class_names=class_names)
+    except (TableError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{out}: {manifest['name']} {manifest['version']} ({manifest['task']}, {len(manifest['features'])} "
+          f"features, pickled by scikit-learn {manifest['versions']['scikit-learn']}) {_metrics(manifest)}"
+          f"sha256={manifest['sha256'][:12]}")
+    return 0
+
+
+def _metrics(manifest: dict) -> str:
+    return "".join(f"{key}={value:.3f} " for key, value in manifest["metrics"].items()
+                   if key.startswith("test_") and isinstance(value, float))
 
 
 if __name__ == "__main__":

@@ -30,15 +30,16 @@ class TableError(ValueError):
 class Table:
     feature_names: list[str]
     features: np.ndarray  # float64, rows x features, every value finite (a category: its index)
-    target_name: str
-    target: list[str]  # as written in the file; the task decides how to read it
+    target_name: str | None
+    target: list[str]  # as written in the file (empty without a target); the task decides how to read it
     # A categorical feature's words, sorted: the forest sees a word's index here.
     categories: dict[str, list[str]]
 
 
-def read_table(path: Path, target: str, drop: tuple[str, ...] = (), categorical: tuple[str, ...] = ()) -> Table:
+def read_table(path: Path, target: str | None, drop: tuple[str, ...] = (), categorical: tuple[str, ...] = ()) -> Table:
     """Feature columns in file order (all but ``target`` and ``drop``), as numbers;
-    the ``categorical`` ones as the index of each word among the column's sorted words."""
+    the ``categorical`` ones as the index of each word among the column's sorted words.
+    Without a ``target`` every column not dropped is a feature (a sample of what a model is fed)."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
@@ -56,14 +57,15 @@ def read_table(path: Path, target: str, drop: tuple[str, ...] = (), categorical:
     if ragged:
         raise TableError(f"{path}: {_rows(ragged)} should have {len(header)} cells, like the header")
 
-    target_at = header.index(target)
+    target_at = header.index(target) if target is not None else None
     feature_at = [at for at, name in enumerate(header) if at != target_at and name not in drop]
     if not feature_at:
         raise TableError(f"{path}: no feature columns left besides the target {target!r}")
-    columns = {at: [row[at].strip() for row in rows] for at in [target_at, *feature_at]}
+    columns = {at: [row[at].strip() for row in rows] for at in feature_at}
+    target_cells = [row[target_at].strip() for row in rows] if target_at is not None else []
 
     problems = []
-    missing_target = _missing(columns[target_at])
+    missing_target = _missing(target_cells)
     if missing_target:
         problems.append(f"target {target!r} is missing in {_rows(missing_target)}")
     values = np.empty((len(rows), len(feature_at)))
@@ -89,12 +91,12 @@ def read_table(path: Path, target: str, drop: tuple[str, ...] = (), categorical:
         values[:, position] = numbers
     if problems:
         raise TableError(f"{path}: " + "; ".join(problems))
-    return Table([header[at] for at in feature_at], values, target, columns[target_at], categories)
+    return Table([header[at] for at in feature_at], values, target, target_cells, categories)
 
 
-def _check_header(path: Path, header: list[str], target: str, drop: tuple[str, ...],
+def _check_header(path: Path, header: list[str], target: str | None, drop: tuple[str, ...],
                   categorical: tuple[str, ...]) -> None:
-    if target not in header:
+    if target is not None and target not in header:
         raise TableError(f"{path} has no column {target!r} to predict; its columns are {', '.join(header)}")
     unnamed = [number for number, name in enumerate(header, start=1) if not name]
     if unnamed:

@@ -88,26 +88,37 @@ def train_forest(out_dir: Path, feature_names: list[str], features: np.ndarray, 
 
 
 def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
-                          train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *,
+                          train: tuple[np.ndarray | None, np.ndarray | None],
+                          test: tuple[np.ndarray, np.ndarray] | None, *,
                           task: str, target_name: str, name: str, version: str = "1.0.0",
                           class_names: dict | None = None, categories: dict[str, list[str]] | None = None,
-                          training: dict | None = None) -> dict:
+                          training: dict | None = None, model_bytes: bytes | None = None,
+                          pickled_with: str | None = None) -> dict:
     """Write the model directory of a fitted ``estimator``: its pickle, its manifest (features'
-    ranges from ``train``, metrics on ``test``) and its contract; return the manifest."""
-    (x_train, y_train), (x_test, y_test) = train, test
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    model_bytes = buffer.getvalue()
-    predicted = estimator.predict(x_test)
+    ranges from ``train``'s rows when given, metrics on ``test`` when given) and its contract;
+    return the manifest. ``model_bytes``: the pickle as it came (an imported file), else
+    ``estimator`` is pickled here; ``pickled_with``: the scikit-learn version that pickled it."""
+    (x_train, y_train) = train
+    if model_bytes is None:
+        buffer = io.BytesIO()
+        joblib.dump(estimator, buffer)
+        model_bytes = buffer.getvalue()
+    outcome, metrics = {}, {}
     if task == CLASSIFICATION:
         outcome = {"classes": [{"label": label, "name": (class_names or {}).get(label, str(label))}
                                for label in estimator.classes_.tolist()]}
-        metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
-                   "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
-    else:
-        outcome = {}
-        metrics = {"test_r2": float(r2_score(y_test, predicted)),
-                   "test_mae": float(mean_absolute_error(y_test, predicted))}
+    if test is not None:
+        x_test, y_test = test
+        predicted = estimator.predict(x_test)
+        if task == CLASSIFICATION:
+            metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
+                       "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
+        else:
+            metrics = {"test_r2": float(r2_score(y_test, predicted)),
+                       "test_mae": float(mean_absolute_error(y_test, predicted))}
+        held_out = x_train is not None and x_train is not x_test  # an imported model's sample is both
+        metrics.update({"train_rows": int(len(x_train))} if held_out else {})
+        metrics["test_rows"] = int(len(x_test))
 
     manifest = {
         "name": name,
@@ -119,34 +130,38 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
+            "scikit-learn": pickled_with or sklearn.__version__,
             "numpy": np.__version__,
             "joblib": joblib.__version__,
         },
-        "features": [_describe_feature(feature, column, categories or {})
-                     for feature, column in zip(feature_names, x_train.T)],
+        "features": [_describe_feature(feature, None if x_train is None else x_train[:, position], categories or {})
+                     for position, feature in enumerate(feature_names)],
         "target": _describe_target(target_name, task, y_train),
         **outcome,
-        "hyperparameters": estimator.get_params(),
-        "metrics": {**metrics, "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
+        "hyperparameters": estimator.get_params(deep=False),
+        "metrics": metrics,
         **({"training": training} if training else {}),
     }
-    examples = _example_rows(task, x_test, y_test)
+    examples = (_example_rows(task, *test) if test is not None else
+                x_train[:EXAMPLE_ROWS] if x_train is not None else np.zeros((1, len(feature_names))))
     outputs = estimator.predict_proba(examples) if task == CLASSIFICATION else estimator.predict(examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MODEL_FILENAME).write_bytes(model_bytes)
-    (out_dir / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    # default=repr: a parameter that is no JSON value (a RandomState, a pipeline step) is recorded as it prints.
+    (out_dir / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2, default=repr) + "\n")
     example_rows = [_as_sent(row, feature_names, categories or {}) for row in examples.tolist()]
     write_contract(generate_contract(manifest, example_rows, outputs.tolist()), out_dir / CONTRACT_FILENAME)
     return manifest
 
 
-def _describe_feature(name: str, column: np.ndarray, categories: dict[str, list[str]]) -> dict:
-    """A numeric feature's observed training range, or a categorical one's words."""
+def _describe_feature(name: str, column: np.ndarray | None, categories: dict[str, list[str]]) -> dict:
+    """A numeric feature's observed range (its name alone without rows), or a categorical one's words."""
     if name in categories:
         return {"name": name, "categories": categories[name]}
+    if column is None:
+        return {"name": name}
     return {"name": name, "min": float(column.min()), "max": float(column.max())}
 
 
@@ -188,8 +203,8 @@ def _strata(task: str, y: np.ndarray) -> np.ndarray | None:
     return y if counts.min() >= 2 and test_rows >= len(counts) else None
 
 
-def _describe_target(name: str, task: str, y_train: np.ndarray) -> dict:
-    if task == REGRESSION:
+def _describe_target(name: str, task: str, y_train: np.ndarray | None) -> dict:
+    if task == REGRESSION and y_train is not None and len(y_train):
         return {"name": name, "min": float(y_train.min()), "max": float(y_train.max())}
     return {"name": name}
 

@@ -21,3 +21,5 @@ EXIT_ALL_PASSED = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_NEVER_READY = 3
 EXIT_SUITE_ERROR = 4
+# The deployment serves another model's contract: certify it against that one (--contract).
+EXIT_OTHER_MODEL = 5

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import requests
 
+from contract.suite import EXIT_OTHER_MODEL
 from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
 from training.sample_table import FEATURES, GRADES, write_sample_table
 from tests.harness.server import REPO_ROOT, running_server
@@ -99,8 +100,14 @@ def test_served_and_certified_with_no_change(own_model):
     with certified_server(model_dir) as base_url:
         rows = np.array([[float(feature) for feature in range(len(FEATURES))], [5.0] * len(FEATURES)])
         answer = requests.post(f"{base_url}/predict", json=rows.tolist(), timeout=10).json()
+        # Certified against the default (iris) contract instead: one line says whose it serves.
+        other = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url],
+                               cwd=REPO_ROOT, capture_output=True, text=True)
     estimator = joblib.load(model_dir / MODEL_FILENAME)
     assert answer == estimator.predict(rows).tolist()
+    assert other.returncode == EXIT_OTHER_MODEL and other.stdout == ""
+    assert other.stderr.count("\n") == 1 and "serves the contract of another model" in other.stderr
+    assert "--contract models/NAME/openapi.json" in other.stderr and "'coffee'" in other.stderr
 
 
 # --- words as features: --categorical ---

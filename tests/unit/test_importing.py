@@ -1,0 +1,101 @@
+"""``python -m training import``: a model fitted elsewhere packaged as a model directory the
+service serves unchanged; a file that runs code, or cannot be served, refused in one line."""
+
+import json
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+
+from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
+from tests.support.commands import run_training
+from tests.support.malicious import dump, payloads, write_marker_module
+from training.importing import import_model
+from training.train import TrainingError
+from wsgi_service import load_model
+
+IRIS = load_iris()
+NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@pytest.fixture(scope="module")
+def notebook_forest(tmp_path_factory):
+    """What a notebook makes: all cores, a depth limit (so leaf values are not 0 or 1), joblib.dump."""
+    path = tmp_path_factory.mktemp("notebook") / "rf_clf.joblib"
+    forest = RandomForestClassifier(n_estimators=60, max_depth=6, n_jobs=-1, random_state=1)
+    joblib.dump(forest.fit(IRIS.data, IRIS.target), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sample") / "flowers.csv"
+    path.write_text(",".join([*NAMES, "species"]) + "\n" + "".join(
+        ",".join(map(str, [*row, label])) + "\n" for row, label in zip(IRIS.data.tolist(), IRIS.target.tolist())))
+    return path
+
+
+def test_a_notebook_forest_is_packaged_byte_for_byte_and_served_compiled(notebook_forest, sample, tmp_path):
+    manifest = import_model(notebook_forest, tmp_path, name="flowers", sample=sample, target="species",
+                            class_names={"0": "setosa", "1": "versicolor", "2": "virginica"})
+    assert (tmp_path / MODEL_FILENAME).read_bytes() == notebook_forest.read_bytes()
+    assert manifest["sha256"] == sha256_file(notebook_forest)
+    assert [feature["name"] for feature in manifest["features"]] == NAMES
+    assert manifest["features"][0] == {"name": "sepal_length", "min": 4.3, "max": 7.9}
+    assert [c["name"] for c in manifest["classes"]] == ["setosa", "versicolor", "virginica"]
+    assert manifest["metrics"]["test_rows"] == 150 and "train_rows" not in manifest["metrics"]
+    model = load_model(tmp_path)
+    assert model.serving["path"] == "compiled forest"
+    reference = joblib.load(notebook_forest)
+    reference.n_jobs = 1
+    np.testing.assert_array_equal(model.predict_proba(IRIS.data), reference.predict_proba(IRIS.data))
+
+
+def test_without_names_or_sample_the_features_are_numbered_and_unbounded(tmp_path):
+    path = tmp_path / "model.joblib"
+    joblib.dump(ExtraTreesRegressor(n_estimators=5, random_state=0).fit(IRIS.data, IRIS.data[:, 0]), path)
+    manifest = import_model(path, tmp_path / "out", name="lengths")
+    assert manifest["features"] == [{"name": f"x{index}"} for index in range(4)]
+    assert manifest["task"] == "regression" and manifest["metrics"] == {}
+    assert load_model(tmp_path / "out").predict([[5.1, 3.5, 1.4, 0.2]]).shape == (1,)
+
+
+@pytest.mark.parametrize("features, message", [
+    (["a", "b", "c"], "expects 4 features; --features names 3"),
+])
+def test_feature_names_that_do_not_fit_are_refused(notebook_forest, tmp_path, features, message):
+    with pytest.raises(TrainingError, match=message):
+        import_model(notebook_forest, tmp_path, name="x", features=features)
+
+
+@pytest.mark.parametrize("name", list(payloads(Path("marker"))))
+def test_a_file_that_runs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch, name):
+    marker = tmp_path / "ran"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write_marker_module(tmp_path, marker)
+    payload, called = payloads(marker)[name]
+    path = dump(payload, tmp_path / "evil.joblib")
+    with pytest.raises(TrainingError, match=f"^refusing {path}: the pickle calls {called}$"):
+        import_model(path, tmp_path / "out", name="evil")
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_the_command_line_refuses_in_one_line(tmp_path):
+    marker = tmp_path / "ran"
+    payload, called = payloads(marker)["os.system"]
+    path = dump(payload, tmp_path / "evil.joblib")
+    refused = run_training("import", str(path), "--out", str(tmp_path / "out"))
+    assert refused.returncode == 2
+    assert refused.stderr == f"error: refusing {path}: the pickle calls {called}\n"
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_the_command_line_writes_what_the_service_serves(notebook_forest, sample, tmp_path):
+    done = run_training("import", str(notebook_forest), "--out", str(tmp_path / "m"), "--sample", str(sample),
+                        "--target", "species", "--class-names", "0=setosa,1=versicolor,2=virginica")
+    assert done.returncode == 0, done.stderr
+    assert "pickled by scikit-learn" in done.stdout and "test_accuracy=" in done.stdout
+    assert json.loads((tmp_path / "m" / MANIFEST_FILENAME).read_text())["name"] == "rf_clf"  # the file's stem

@@ -1,0 +1,113 @@
+"""``python -m training import MODEL_FILE``: package a model fitted elsewhere as a model directory.
+
+The file is read as the service reads it, through the allow-list unpickler
+(``wsgi_service.model.unpickling``): a pickle that would run code is refused
+here, before anything is written, not only later at start. It is kept byte
+for byte (its SHA-256 goes in the manifest), so the directory serves exactly
+the file the user made. The manifest records what the pickle says: the
+estimator, the scikit-learn version that pickled it, the features (from
+``feature_names_in_``, ``--features``, or a sample CSV's header, else
+``x0``, ``x1``, ...), classes, and, when a sample is given, the features'
+ranges and (with its target column) metrics on it. The contract is generated
+as for a trained model, its examples answered by the model.
+"""
+
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
+
+from contract.model_directory import CLASSIFICATION, REGRESSION
+from training.table import read_table
+from training.train import TrainingError, write_model_directory
+from wsgi_service.model.unpickling import UnsafePickle, load_estimator
+
+# A file that takes longer than this to read says so.
+QUIET_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Rows in the model's feature order, with their target values when the sample has them."""
+
+    feature_names: list[str]
+    rows: np.ndarray
+    target_name: str | None
+    target: list[str]
+
+
+def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "1.0.0",
+                 features: list[str] | None = None, sample: Path | None = None, target: str | None = None,
+                 class_names: dict[str, str] | None = None, progress=print) -> dict:
+    """Write ``out_dir`` for the fitted model in ``model_file``; return the manifest.
+
+    Raises ``TrainingError`` (one line) for a file that cannot be served as it is.
+    """
+    model_file = Path(model_file)
+    try:
+        data = model_file.read_bytes()
+    except OSError as error:
+        raise TrainingError(f"cannot read {model_file}: {error.strerror}") from None
+    estimator, pickled_with = _load(data, model_file, progress)
+    task = _task_of(estimator, model_file)
+    table = read_table(sample, target) if sample is not None else None
+    names = _feature_names(estimator, features, table.feature_names if table else None, model_file)
+    rows = table.features if table is not None else None
+    y = np.asarray(table.target, dtype=_label_dtype(estimator, task)) if table is not None and target else None
+    labels = {str(label): name for label, name in (class_names or {}).items()}
+    return write_model_directory(
+        out_dir, estimator, names, (rows, y), (rows, y) if y is not None else None, task=task,
+        target_name=target or "the target", name=name, version=version,
+        class_names={label: labels.get(str(label), str(label)) for label in getattr(estimator, "classes_", [])},
+        training={"imported_from": model_file.name, **({"sample": str(sample)} if sample else {})},
+        model_bytes=data, pickled_with=pickled_with)
+
+
+def _load(data: bytes, model_file: Path, progress) -> tuple[object, str]:
+    """The estimator, through the allow-list, and the scikit-learn version that pickled it."""
+    timer = threading.Timer(QUIET_SECONDS, progress, [f"reading {model_file} ({len(data) / 2**20:.0f} MiB)..."])
+    timer.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InconsistentVersionWarning)
+            estimator = load_estimator(data, str(model_file))
+    except UnsafePickle as refused:
+        raise TrainingError(f"refusing {model_file}: {refused}") from None
+    except Exception as error:  # a broken or foreign file is one refusal
+        raise TrainingError(f"{model_file} could not be loaded: {type(error).__name__}: {error}") from None
+    finally:
+        timer.cancel()
+    older = [warning.message for warning in caught if isinstance(warning.message, InconsistentVersionWarning)]
+    return estimator, (older[0].original_sklearn_version if older else sklearn.__version__)
+
+
+def _task_of(estimator: object, model_file: Path) -> str:
+    if not hasattr(estimator, "predict") or not hasattr(estimator, "n_features_in_"):
+        raise TrainingError(f"{model_file} holds a {type(estimator).__name__}, not a fitted scikit-learn model")
+    if getattr(estimator, "n_outputs_", 1) != 1:
+        raise TrainingError(f"{model_file} predicts {estimator.n_outputs_} outputs; the service serves one")
+    return CLASSIFICATION if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else REGRESSION
+
+
+def _feature_names(estimator, given: list[str] | None, from_sample: list[str] | None, model_file: Path) -> list[str]:
+    """The names the model was fitted with, else the ones given, else the sample's, else x0, x1, ..."""
+    count = estimator.n_features_in_
+    fitted = [str(name) for name in getattr(estimator, "feature_names_in_", [])]
+    for source, names in (("--features", given), ("the sample's header", from_sample)):
+        if names is not None and len(names) != count:
+            raise TrainingError(f"{model_file} expects {count} features; {source} names {len(names)}")
+        if names is not None and fitted and list(names) != fitted:
+            raise TrainingError(f"{model_file} was fitted with features {', '.join(fitted)}; "
+                                f"{source} names {', '.join(names)}")
+    return fitted or list(given or from_sample or (f"x{index}" for index in range(count)))
+
+
+def _label_dtype(estimator, task: str):
+    """A sample's target cells read as the model's labels are typed (or as numbers, for a regressor)."""
+    if task == REGRESSION:
+        return np.float64
+    return estimator.classes_.dtype if estimator.classes_.dtype.kind in "iuf" else object
