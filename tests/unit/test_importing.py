@@ -8,7 +8,13 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+from sklearn.base import is_classifier
+from sklearn.ensemble import (
+    ExtraTreesRegressor, GradientBoostingRegressor, HistGradientBoostingClassifier, RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
 from tests.support.commands import run_training
@@ -99,3 +105,32 @@ def test_the_command_line_writes_what_the_service_serves(notebook_forest, sample
     assert done.returncode == 0, done.stderr
     assert "pickled by scikit-learn" in done.stdout and "test_accuracy=" in done.stdout
     assert json.loads((tmp_path / "m" / MANIFEST_FILENAME).read_text())["name"] == "rf_clf"  # the file's stem
+
+
+def _packaged(estimator, tmp_path) -> Path:
+    path = tmp_path / "model.joblib"
+    joblib.dump(estimator, path)
+    import_model(path, tmp_path / "model", name="m", features=NAMES)
+    return tmp_path / "model"
+
+
+def test_a_pipeline_ending_in_a_forest_serves_its_forest_compiled(tmp_path):
+    """The transformers run in scikit-learn, the forest in the kernel: the same bits as the pipeline."""
+    pipeline = make_pipeline(SimpleImputer(), StandardScaler(), MinMaxScaler(),
+                             RandomForestClassifier(n_estimators=30, max_depth=5, n_jobs=-1, random_state=0))
+    pipeline.fit(IRIS.data, IRIS.target)
+    model = load_model(_packaged(pipeline, tmp_path))
+    assert model.serving["path"] == "compiled forest" and "transformers" in model.serving["detail"]
+    pipeline.set_params(randomforestclassifier__n_jobs=1)
+    np.testing.assert_array_equal(model.predict_proba(IRIS.data), pipeline.predict_proba(IRIS.data))
+
+
+@pytest.mark.parametrize("estimator", [HistGradientBoostingClassifier(max_iter=20),
+                                       GradientBoostingRegressor(n_estimators=20)],
+                         ids=["hist-gradient-boosting", "gradient-boosting"])
+def test_boosted_trees_are_served_by_scikit_learn(tmp_path, estimator):
+    target = IRIS.target if is_classifier(estimator) else IRIS.data[:, 0]
+    estimator.fit(IRIS.data, target)
+    model = load_model(_packaged(estimator, tmp_path))
+    assert model.serving["path"] == "scikit-learn"
+    np.testing.assert_array_equal(model.predict(IRIS.data), estimator.predict(IRIS.data))

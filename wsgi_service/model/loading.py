@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+from sklearn.pipeline import Pipeline
 
 from contract.model_directory import (
     CLASSIFICATION, IDENTITY_KEYS, MANIFEST_FILENAME, MODEL_FILENAME, REQUIRED_MANIFEST_KEYS, TASKS, sha256_hex,
@@ -50,6 +51,8 @@ class LoadedModel:
     compiled: CompiledForest | None = None
     estimator: object | None = None
     serving: dict = field(default_factory=dict)
+    # A pipeline's transformers, which feed the compiled forest (its last step): scikit-learn runs them.
+    transformers: object | None = None
 
     @property
     def identity(self) -> dict:
@@ -83,6 +86,9 @@ class LoadedModel:
         that sum into inf - inf and a RuntimeWarning.
         """
         if self.compiled is not None:
+            if self.transformers is not None:
+                with sklearn.config_context(assume_finite=True):
+                    rows = self.transformers.transform(rows)
             return self.compiled.evaluate(rows)
         with sklearn.config_context(assume_finite=True):
             if self.is_classifier:
@@ -162,18 +168,30 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
 
     _check_estimator_matches_manifest(estimator, manifest, model_path)
     labels = estimator.classes_ if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else None
-    compiled, how = compile_forest(estimator) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
+    transformers, final = _split_pipeline(estimator)
+    compiled, how = compile_forest(final) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
     if compiled is not None:
+        if transformers is not None:
+            how += "; the pipeline's transformers run in scikit-learn"
         log.info("%s: %s", model_path, how)
         # The compiled forest holds the trees now: the estimator's copy of them is let go,
         # and the memory it held goes back to the system before gunicorn forks its workers.
-        del estimator
+        del estimator, final
         _return_freed_memory()
-        return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how})
+        return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how},
+                           transformers=transformers)
     log.warning("%s: served by scikit-learn, single-threaded: %s", model_path, how)
     if hasattr(estimator, "n_jobs"):
         estimator.n_jobs = 1  # each worker is one process per core
     return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
+
+
+def _split_pipeline(estimator: object) -> tuple[object | None, object]:
+    """A scikit-learn ``Pipeline``'s transformers (a pipeline of all but its last step) and its
+    last step; ``(None, estimator)`` for anything else."""
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        return estimator[:-1], estimator.steps[-1][1]
+    return None, estimator
 
 
 def _return_freed_memory() -> None:
