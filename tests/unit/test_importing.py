@@ -1,7 +1,6 @@
 """``python -m training import``: a model fitted elsewhere packaged as a model directory the
 service serves unchanged; a file that runs code, or cannot be served, refused in one line."""
 
-import json
 from pathlib import Path
 
 import joblib
@@ -16,8 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
-from tests.support.commands import run_training
+from contract.model_directory import MODEL_FILENAME, sha256_file
 from tests.support.malicious import dump, payloads, write_marker_module
 from training.importing import import_model
 from training.train import TrainingError
@@ -89,22 +87,8 @@ def test_a_file_that_runs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
-def test_the_command_line_refuses_in_one_line(tmp_path):
-    marker = tmp_path / "ran"
-    payload, called = payloads(marker)["os.system"]
-    path = dump(payload, tmp_path / "evil.joblib")
-    refused = run_training("import", str(path), "--out", str(tmp_path / "out"))
-    assert refused.returncode == 2
-    assert refused.stderr == f"error: refusing {path}: the pickle calls {called}\n"
-    assert not marker.exists() and not (tmp_path / "out").exists()
 
 
-def test_the_command_line_writes_what_the_service_serves(notebook_forest, sample, tmp_path):
-    done = run_training("import", str(notebook_forest), "--out", str(tmp_path / "m"), "--sample", str(sample),
-                        "--target", "species", "--class-names", "0=setosa,1=versicolor,2=virginica")
-    assert done.returncode == 0, done.stderr
-    assert "pickled by scikit-learn" in done.stdout and "test_accuracy=" in done.stdout
-    assert json.loads((tmp_path / "m" / MANIFEST_FILENAME).read_text())["name"] == "rf_clf"  # the file's stem
 
 
 def _packaged(estimator, tmp_path) -> Path:

@@ -2,15 +2,12 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import sklearn
 
 from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
-from tests.support.commands import run_training
 from training.train import TrainingError, train_forest, train_iris
 
 
@@ -42,13 +39,6 @@ def test_manifest_records_identity_versions_features_classes_and_metrics(model_d
     assert manifest["created_at"].endswith("+00:00")
 
 
-def test_command_line_trains_then_skips_when_asked(tmp_path):
-    out = tmp_path / "iris"
-    command = [sys.executable, "-m", "training", "--out", str(out), "--n-estimators", "10"]
-    trained = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert "test_accuracy=" in trained.stdout and (out / MODEL_FILENAME).is_file()
-    skipped = subprocess.run([*command, "--if-missing"], capture_output=True, text=True, check=True)
-    assert "not retrained" in skipped.stdout
 
 
 # --- what cannot be trained on, and what the user reads ---
@@ -67,13 +57,6 @@ def test_a_target_that_cannot_be_learned_is_refused(tmp_path, target, task, mess
         train_forest(tmp_path, ["x"], features, target, task=task, target_name="y", dataset="test", name="t")
 
 
-def test_command_line_says_what_to_fix_in_one_line(tmp_path):
-    path = tmp_path / "data.csv"
-    path.write_text(HEADER + "1,red,x\n2,blue,y\n")
-    refused = run_training("--csv", str(path), "--target", "kind", "--out", str(tmp_path / "m"))
-    assert refused.returncode == 2
-    assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
-    assert "Traceback" not in refused.stderr and not (tmp_path / "m").exists()
 
 
 def test_long_fits_show_progress_and_short_ones_stay_quiet(tmp_path, monkeypatch):
