@@ -41,7 +41,7 @@ class LoadedModel:
 
     The compiled forest evaluates it when the estimator compiles (its trees
     are then held once, as node records, and ``estimator`` is None);
-    otherwise the estimator itself does, single-threaded. ``serving`` says
+    otherwise the estimator itself does (with ``n_jobs=1`` where it has one). ``serving`` says
     which, and why.
     """
 
@@ -180,9 +180,10 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
         _return_freed_memory()
         return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how},
                            transformers=transformers)
-    log.warning("%s: served by scikit-learn, single-threaded: %s", model_path, how)
-    if hasattr(estimator, "n_jobs"):
+    single_threaded = hasattr(estimator, "n_jobs")
+    if single_threaded:
         estimator.n_jobs = 1  # each worker is one process per core
+    log.warning("%s: served by scikit-learn%s: %s", model_path, ", single-threaded" if single_threaded else "", how)
     return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
 
 
