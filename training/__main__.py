@@ -14,7 +14,6 @@ from pathlib import Path
 from contract.model_directory import (
     CLASSIFICATION, CONTRACT_FILENAME, DEFAULT_MODEL_DIR, MANIFEST_FILENAME, MODEL_FILENAME, TASKS,
 )
-from training import importing
 from training.table import TableError, read_table
 from training.train import (
     DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
@@ -75,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def import_main(argv: list[str]) -> int:
+    # Imported here: it reads the file through the service's allow-list unpickler, and training
+    # alone (the Docker build's first stage) has only contract/ and training/ to import.
+    from training import importing
+
     parser = argparse.ArgumentParser(prog="python -m training import", description=importing.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="a fitted model, as joblib.dump wrote it")
