@@ -17,19 +17,21 @@ of the rounds, so a burst of other work on the machine spoils one round, not
 a ratio.
 """
 
+import json
 import os
 import statistics
 import time
-import timeit
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
 from contract.model_directory import CLASSIFICATION, MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION
+from bench.inprocess import best_seconds
 from training.train import write_model_directory
 from wsgi_service.model.forest import single_threaded_answers
 from wsgi_service.model.loading import read_model_directory
@@ -110,7 +112,6 @@ def model_directory(spec: ForestSpec) -> Path:
 def time_forest(spec: ForestSpec, directory: Path) -> list[ForestTiming]:
     """Median of ``ROUNDS`` interleaved rounds per row count: the compiled forest, scikit-learn
     at n_jobs=1 and, when installed, onnxruntime; the compiled answers checked bitwise."""
-    import joblib
 
     model = read_model_directory(directory)
     if model.compiled is None:
@@ -121,11 +122,11 @@ def time_forest(spec: ForestSpec, directory: Path) -> list[ForestTiming]:
     samples = {count: {"compiled": [], "sklearn": [], "onnxruntime": []} for count in ROW_COUNTS}
     for _ in range(ROUNDS):
         for count, rows in rows_by_count.items():
-            samples[count]["compiled"].append(_seconds(lambda: model.evaluate(rows)))
-            samples[count]["sklearn"].append(_seconds(lambda: single_threaded_answers(estimator, rows)))
+            samples[count]["compiled"].append(best_seconds(lambda: model.evaluate(rows)))
+            samples[count]["sklearn"].append(best_seconds(lambda: single_threaded_answers(estimator, rows)))
             if onnx is not None:
                 rows32 = rows.astype(np.float32)
-                samples[count]["onnxruntime"].append(_seconds(lambda: onnx(rows32)))
+                samples[count]["onnxruntime"].append(best_seconds(lambda: onnx(rows32)))
     return [ForestTiming(spec.name, count, statistics.median(samples[count]["compiled"]),
                          statistics.median(samples[count]["sklearn"]),
                          statistics.median(samples[count]["onnxruntime"]) if onnx is not None else None,
@@ -135,19 +136,10 @@ def time_forest(spec: ForestSpec, directory: Path) -> list[ForestTiming]:
 
 def forest_rows(directory: Path, count: int) -> np.ndarray:
     """``count`` rows drawn inside each feature's training range (from the manifest)."""
-    import json
-
     features = json.loads((directory / MANIFEST_FILENAME).read_text())["features"]
     low = np.array([feature["min"] for feature in features])
     high = np.array([feature["max"] for feature in features])
     return np.random.default_rng(count).uniform(low, high, size=(count, len(features)))
-
-
-def _seconds(call) -> float:
-    """Per call: the best of a few repeats, each long enough (>= 0.2 s) for the clock."""
-    timer = timeit.Timer(call)
-    number, _ = timer.autorange()
-    return min(timer.repeat(3, number)) / number
 
 
 def _onnx_session(estimator, n_features: int):

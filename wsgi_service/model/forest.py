@@ -76,10 +76,6 @@ class CompiledForest:
         totals /= len(self.roots)
         return totals
 
-    @property
-    def nbytes(self) -> int:
-        return self.nodes.nbytes + self.values.nbytes + self.roots.nbytes
-
 
 def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
     """The compiled forest, proven equal to scikit-learn at ``n_jobs=1`` on probe rows; or None and why not.
@@ -101,18 +97,26 @@ def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
                     f"equal to scikit-learn on {len(rows32)} probe rows")
 
 
-def single_threaded_answers(estimator: ForestClassifier | ForestRegressor, rows: np.ndarray) -> np.ndarray:
-    """scikit-learn's own answers at ``n_jobs=1``, the reference: with more threads it adds
-    the trees in the order they finish, and the last bits change from call to call."""
-    n_jobs = estimator.n_jobs
-    estimator.n_jobs = 1
+def single_threaded_answers(estimator: object, rows: np.ndarray) -> np.ndarray:
+    """scikit-learn's own answers, at ``n_jobs=1`` where the estimator takes it: a classifier's
+    per-class probabilities, or predictions as one column. With more threads a forest adds its
+    trees in the order they finish, and the last bits change from call to call.
+
+    scikit-learn's finiteness check is skipped: the rows passed the contract (finite, within
+    float32), and the check sums the whole batch, which legitimate values near float32's limits
+    overflow into inf - inf and a RuntimeWarning.
+    """
+    n_jobs = getattr(estimator, "n_jobs", None)
+    if n_jobs is not None:
+        estimator.n_jobs = 1
     try:
         with sklearn.config_context(assume_finite=True):
-            if isinstance(estimator, ForestClassifier):
+            if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
                 return estimator.predict_proba(rows)
             return estimator.predict(rows).reshape(len(rows), 1)
     finally:
-        estimator.n_jobs = n_jobs
+        if n_jobs is not None:
+            estimator.n_jobs = n_jobs
 
 
 def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int = 0) -> np.ndarray:

@@ -23,7 +23,7 @@ from contract.model_directory import (
     CLASSIFICATION, IDENTITY_KEYS, MANIFEST_FILENAME, MODEL_FILENAME, REQUIRED_MANIFEST_KEYS, TASKS, sha256_hex,
 )
 from wsgi_service.errors import StartupError
-from wsgi_service.model.forest import CompiledForest, compile_forest
+from wsgi_service.model.forest import CompiledForest, compile_forest, single_threaded_answers
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST
 
@@ -79,21 +79,13 @@ class LoadedModel:
     def evaluate(self, rows: np.ndarray) -> np.ndarray:
         """A classifier's per-class probabilities (columns in ``labels`` order), or a
         regressor's predictions as one column, for rows every value of which is
-        finite and fits float32 (the contract's promise).
-
-        scikit-learn's own finiteness check is skipped as redundant: it sums
-        the whole batch, and legitimate values near float32's limits overflow
-        that sum into inf - inf and a RuntimeWarning.
-        """
-        if self.compiled is not None:
-            if self.transformers is not None:
-                with sklearn.config_context(assume_finite=True):
-                    rows = self.transformers.transform(rows)
-            return self.compiled.evaluate(rows)
-        with sklearn.config_context(assume_finite=True):
-            if self.is_classifier:
-                return self.estimator.predict_proba(rows)
-            return self.estimator.predict(rows).reshape(len(rows), 1)
+        finite and fits float32 (the contract's promise)."""
+        if self.compiled is None:
+            return single_threaded_answers(self.estimator, rows)
+        if self.transformers is not None:
+            with sklearn.config_context(assume_finite=True):  # as in single_threaded_answers
+                rows = self.transformers.transform(rows)
+        return self.compiled.evaluate(rows)
 
     def predict_proba(self, rows) -> np.ndarray:
         """A classifier's per-class probabilities (columns in ``labels`` order) for ``rows``:
@@ -180,9 +172,8 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
         _return_freed_memory()
         return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how},
                            transformers=transformers)
+    # Each worker is one process per core: single_threaded_answers sets n_jobs=1 where there is one.
     single_threaded = hasattr(estimator, "n_jobs")
-    if single_threaded:
-        estimator.n_jobs = 1  # each worker is one process per core
     log.warning("%s: served by scikit-learn%s: %s", model_path, ", single-threaded" if single_threaded else "", how)
     return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
 
