@@ -78,7 +78,7 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app/model /app/model
 COPY --from=builder /wheels/project /tmp/project-wheel
 # The build fails here, not at the first start, when the model cannot be
-# served: tampered, trained with another scikit-learn, or at odds with its contract.
+# served: tampered, pickled by another scikit-learn (other than a forest), or at odds with its contract.
 # Loading it also compiles the forest kernel into NUMBA_CACHE_DIR, which the
 # server's user owns: numba reads a cache only from a place it may write.
 RUN pip install --no-index --no-deps /tmp/project-wheel/*.whl \

@@ -77,6 +77,7 @@ def import_main(argv: list[str]) -> int:
     # Imported here: it reads the file through the service's allow-list unpickler, and training
     # alone (the Docker build's first stage) has only contract/ and training/ to import.
     from training import importing
+    from wsgi_service.operations.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m training import", description=importing.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,7 +103,8 @@ def import_main(argv: list[str]) -> int:
     try:
         manifest = importing.import_model(args.model_file, out, name=name, version=args.version,
                                           features=args.features.split(",") if args.features else None,
-                                          sample=args.sample, target=args.target, class_names=class_names)
+                                          sample=args.sample, target=args.target, class_names=class_names,
+                                          allow_other_release=Settings.from_env().allow_sklearn_version_mismatch)
     except (TableError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,17 +13,16 @@ as for a trained model, its examples answered by the model.
 """
 
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
 
 from contract.model_directory import CLASSIFICATION, REGRESSION
 from training.table import read_table
 from training.train import TrainingError, write_model_directory
+from wsgi_service.errors import StartupError
+from wsgi_service.model.loading import check_release
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 
 # A file that takes longer than this to read says so.
@@ -42,10 +41,13 @@ class Sample:
 
 def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "1.0.0",
                  features: list[str] | None = None, sample: Path | None = None, target: str | None = None,
-                 class_names: dict[str, str] | None = None, progress=print) -> dict:
+                 class_names: dict[str, str] | None = None, allow_other_release: bool = False,
+                 progress=print) -> dict:
     """Write ``out_dir`` for the fitted model in ``model_file``; return the manifest.
 
-    Raises ``TrainingError`` (one line) for a file that cannot be served as it is.
+    Raises ``TrainingError`` (one line) for a file that cannot be served as it is, as the
+    service would refuse it at start (``allow_other_release``: a model other than a forest
+    pickled by another scikit-learn release, as ``ALLOW_SKLEARN_VERSION_MISMATCH=1`` lets it).
     """
     model_file = Path(model_file)
     try:
@@ -53,6 +55,10 @@ def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "
     except OSError as error:
         raise TrainingError(f"cannot read {model_file}: {error.strerror}") from None
     estimator, pickled_with = _load(data, model_file, progress)
+    try:
+        check_release(estimator, pickled_with, model_file, allow_other_release)
+    except StartupError as refused:
+        raise TrainingError(str(refused)) from None
     task = _task_of(estimator, model_file)
     table = read_table(sample, target) if sample is not None else None
     names = _feature_names(estimator, features, table.feature_names if table else None, model_file)
@@ -72,17 +78,13 @@ def _load(data: bytes, model_file: Path, progress) -> tuple[object, str]:
     timer = threading.Timer(QUIET_SECONDS, progress, [f"reading {model_file} ({len(data) / 2**20:.0f} MiB)..."])
     timer.start()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", InconsistentVersionWarning)
-            estimator = load_estimator(data, str(model_file))
+        return load_estimator(data, str(model_file))
     except UnsafePickle as refused:
         raise TrainingError(f"refusing {model_file}: {refused}") from None
     except Exception as error:  # a broken or foreign file is one refusal
         raise TrainingError(f"{model_file} could not be loaded: {type(error).__name__}: {error}") from None
     finally:
         timer.cancel()
-    older = [warning.message for warning in caught if isinstance(warning.message, InconsistentVersionWarning)]
-    return estimator, (older[0].original_sklearn_version if older else sklearn.__version__)
 
 
 def _task_of(estimator: object, model_file: Path) -> str:

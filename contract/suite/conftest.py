@@ -99,7 +99,8 @@ def feature_names(manifest) -> list[str]:
 
 @pytest.fixture(scope="session")
 def rows(contract, manifest) -> list[list]:
-    return seed_rows(contract) + range_rows(manifest)
+    seeds = seed_rows(contract)
+    return seeds + range_rows(manifest, seeds[0])
 
 
 @pytest.fixture(scope="session")

@@ -25,16 +25,20 @@ def seed_rows(contract: Contract) -> list[list]:
     raise LookupError(f"the contract has no seed-form request example for {PREDICT!r}")
 
 
-def range_rows(manifest: dict) -> list[list]:
+def range_rows(manifest: dict, seed_row: list) -> list[list]:
     """Rows at the low end, the middle and the high end of every feature's training
-    range; a categorical feature takes its first, middle and last word."""
-    return [[_at_share(feature, share) for feature in manifest["features"]] for share in (0.0, 0.5, 1.0)]
+    range; a categorical feature takes its first, middle and last word, and a feature
+    with no recorded range (a model imported without a sample) its value in ``seed_row``."""
+    return [[_at_share(feature, share, seed) for feature, seed in zip(manifest["features"], seed_row, strict=True)]
+            for share in (0.0, 0.5, 1.0)]
 
 
-def _at_share(feature: dict, share: float) -> float | str:
+def _at_share(feature: dict, share: float, seed: float | str) -> float | str:
     if "categories" in feature:
         words = feature["categories"]
         return words[round(share * (len(words) - 1))]
+    if "min" not in feature or "max" not in feature:
+        return seed
     return feature["min"] + share * (feature["max"] - feature["min"])
 
 

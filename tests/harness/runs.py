@@ -359,7 +359,7 @@ REFUSALS = {
     "model file missing": (_missing, "cannot read"),
     "model file truncated": (_truncated, "refusing to unpickle"),
     "model file tampered": (_tampered, "refusing to unpickle"),
-    "other scikit-learn version": (_other_sklearn, "was trained with scikit-learn 1.4.2"),
+    "manifest names another scikit-learn": (_other_sklearn, "the manifest says 1.4.2: re-import it"),
 }
 
 

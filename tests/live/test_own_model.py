@@ -11,8 +11,6 @@ Everything goes through the commands a user types.
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -23,22 +21,8 @@ import requests
 from contract.suite import EXIT_OTHER_MODEL
 from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
 from training.sample_table import FEATURES, GRADES, write_sample_table
-from tests.harness.server import REPO_ROOT, running_server
-from tests.support.commands import run_training
-
-
-
-@contextmanager
-def certified_server(model_dir: Path) -> Iterator[str]:
-    """``MODEL_DIR=model_dir python -m wsgi_service``, certified by ``python -m contract``
-    against the contract training wrote beside the model; yields its base URL."""
-    with running_server(model_dir=model_dir) as server:
-        base_url = server.base_url
-        certified = subprocess.run([sys.executable, "-m", "contract", "--base-url", base_url,
-                                    "--contract", str(model_dir / CONTRACT_FILENAME)],
-                                   cwd=REPO_ROOT, capture_output=True, text=True)
-        assert certified.returncode == 0, certified.stdout[-3000:]
-        yield base_url
+from tests.harness.server import REPO_ROOT
+from tests.support.commands import certified_server, run_training
 
 
 @pytest.fixture(scope="module", params=["classification", "regression"])

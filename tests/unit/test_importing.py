@@ -6,6 +6,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import sklearn.base
 from sklearn.datasets import load_iris
 from sklearn.base import is_classifier
 from sklearn.ensemble import (
@@ -19,7 +20,8 @@ from contract.model_directory import MODEL_FILENAME, sha256_file
 from tests.support.malicious import dump, payloads, write_marker_module
 from training.importing import import_model
 from training.train import TrainingError
-from wsgi_service import load_model
+from wsgi_service import Settings, StartupError, load_model
+from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH
 
 IRIS = load_iris()
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -87,10 +89,6 @@ def test_a_file_that_runs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
-
-
-
-
 def _packaged(estimator, tmp_path) -> Path:
     path = tmp_path / "model.joblib"
     joblib.dump(estimator, path)
@@ -118,3 +116,39 @@ def test_boosted_trees_are_served_by_scikit_learn(tmp_path, estimator):
     model = load_model(_packaged(estimator, tmp_path))
     assert model.serving["path"] == "scikit-learn"
     np.testing.assert_array_equal(model.predict(IRIS.data), estimator.predict(IRIS.data))
+
+
+def _pickled_by(release: str, estimator, path: Path, monkeypatch) -> Path:
+    """``estimator`` dumped as ``release`` dumps it: scikit-learn stamps each estimator's pickle
+    with its version, which is what the service reads."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sklearn.base, "__version__", release)
+        joblib.dump(estimator, path)
+    return path
+
+
+def test_a_forest_pickled_by_another_release_is_served_compiled(tmp_path, monkeypatch):
+    forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(IRIS.data, IRIS.target)
+    path = _pickled_by("1.4.2", forest, tmp_path / "forest.joblib", monkeypatch)
+    manifest = import_model(path, tmp_path / "model", name="old", features=NAMES)
+    model = load_model(tmp_path / "model")
+    assert manifest["versions"]["scikit-learn"] == "1.4.2"
+    assert model.serving["path"] == "compiled forest" and "pickled by scikit-learn 1.4.2" in model.serving["detail"]
+    np.testing.assert_array_equal(model.predict_proba(IRIS.data), forest.predict_proba(IRIS.data))
+
+
+def test_other_models_pickled_by_another_release_are_refused_unless_allowed(tmp_path, monkeypatch):
+    """A pipeline's transformers run the installed release's code on the pickled attributes:
+    refused at import and at start, in one line, unless the user says to serve it anyway."""
+    pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0))
+    path = _pickled_by("1.4.2", pipeline.fit(IRIS.data, IRIS.target), tmp_path / "pipe.joblib", monkeypatch)
+    refusal = f"holds a Pipeline pickled by scikit-learn 1.4.2 .* set {ENV_ALLOW_SKLEARN_MISMATCH}=1"
+    with pytest.raises(TrainingError, match=refusal):
+        import_model(path, tmp_path / "refused", name="pipe", features=NAMES)
+    assert not (tmp_path / "refused").exists()
+    import_model(path, tmp_path / "model", name="pipe", features=NAMES, allow_other_release=True)
+    with pytest.raises(StartupError, match=refusal):
+        load_model(tmp_path / "model")
+    allowed = load_model(tmp_path / "model", Settings(allow_sklearn_version_mismatch=True))
+    np.testing.assert_array_equal(allowed.predict(IRIS.data), pipeline.predict(IRIS.data))
+

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+import sklearn
 
 from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
 from wsgi_service import StartupError
 from wsgi_service.model.loading import read_model_directory
-from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH
 
 
 def edit_manifest(model_dir, change):
@@ -58,11 +58,14 @@ def test_unloadable_file_with_matching_hash_is_one_line(model_copy):
         read_model_directory(model_copy)
 
 
-def test_other_scikit_learn_version_is_refused_unless_allowed(model_copy):
+def test_a_manifest_naming_another_release_than_the_pickle_is_refused(model_copy):
+    """The release that pickled the file is read from the file; a manifest that says otherwise
+    was not written for it, whatever the setting."""
     edit_manifest(model_copy, lambda m: m["versions"].update({"scikit-learn": "0.24.2"}))
-    with pytest.raises(StartupError, match=f"scikit-learn 0.24.2 .*{ENV_ALLOW_SKLEARN_MISMATCH}=1"):
-        read_model_directory(model_copy)
-    assert read_model_directory(model_copy, allow_sklearn_version_mismatch=True).compiled is not None
+    for allowed in (False, True):
+        with pytest.raises(StartupError, match=f"pickled by scikit-learn {sklearn.__version__}, "
+                                               "the manifest says 0.24.2: re-import it"):
+            read_model_directory(model_copy, allow_sklearn_version_mismatch=allowed)
 
 
 def test_manifest_that_disagrees_with_estimator_is_refused(model_copy):

@@ -8,6 +8,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from sklearn.ensemble import (
     GradientBoostingRegressor, HistGradientBoostingClassifier, RandomForestClassifier, RandomForestRegressor,
 )
@@ -49,7 +50,8 @@ def supported_models() -> dict[str, object]:
 @pytest.mark.parametrize("name", list(supported_models()))
 def test_supported_models_load_as_joblib_loads_them(tmp_path, name):
     path = dump(supported_models()[name], tmp_path / "model.joblib")
-    loaded, reference = load_estimator(path.read_bytes(), str(path)), joblib.load(path)
+    (loaded, pickled_with), reference = load_estimator(path.read_bytes(), str(path)), joblib.load(path)
+    assert pickled_with == sklearn.__version__
     rows = np.random.default_rng(1).normal(size=(50, 4))
     np.testing.assert_array_equal(loaded.predict(rows), reference.predict(rows))
 
@@ -57,7 +59,7 @@ def test_supported_models_load_as_joblib_loads_them(tmp_path, name):
 def test_a_compressed_file_loads_too(tmp_path):
     path = tmp_path / "model.joblib"
     joblib.dump(supported_models()["regressor"], path, compress=3)
-    assert load_estimator(path.read_bytes(), str(path)).n_estimators == 5
+    assert load_estimator(path.read_bytes(), str(path))[0].n_estimators == 5
 
 
 @pytest.mark.parametrize("name", PAYLOADS)

@@ -144,24 +144,27 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
         raise StartupError(f"{model_path} has SHA-256 {actual[:16]}…, the manifest says "
                            f"{str(manifest['sha256'])[:16]}…: refusing to unpickle a file that is not the one trained")
 
-    trained_with = manifest["versions"].get("scikit-learn")
-    if trained_with != sklearn.__version__ and not allow_sklearn_version_mismatch:
-        raise StartupError(f"{model_path} was trained with scikit-learn {trained_with} but "
-                           f"{sklearn.__version__} is installed: retrain it, or set "
-                           f"{ENV_ALLOW_SKLEARN_MISMATCH}=1 to serve it anyway")
-
+    recorded = manifest["versions"].get("scikit-learn")
     try:
-        estimator = load_estimator(model_bytes, str(model_path))
+        estimator, pickled_with = load_estimator(model_bytes, str(model_path))
     except UnsafePickle as refused:
         raise StartupError(f"refusing {model_path}: {refused}") from None
     except Exception as error:  # any failure to unpickle is one startup refusal
+        if recorded != sklearn.__version__ and not allow_sklearn_version_mismatch:
+            raise StartupError(_other_release(model_path, "model", recorded)) from None
         raise StartupError(f"{model_path} could not be loaded: {type(error).__name__}: {error}") from None
     del model_bytes
+    if pickled_with != recorded:
+        raise StartupError(f"{model_path} was pickled by scikit-learn {pickled_with}, "
+                           f"the manifest says {recorded}: re-import it")
+    check_release(estimator, pickled_with, model_path, allow_sklearn_version_mismatch)
 
     _check_estimator_matches_manifest(estimator, manifest, model_path)
     labels = estimator.classes_ if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else None
     transformers, final = _split_pipeline(estimator)
     compiled, how = compile_forest(final) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
+    if pickled_with != sklearn.__version__:
+        how += f"; pickled by scikit-learn {pickled_with}"
     if compiled is not None:
         if transformers is not None:
             how += "; the pipeline's transformers run in scikit-learn"
@@ -176,6 +179,20 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
     single_threaded = hasattr(estimator, "n_jobs")
     log.warning("%s: served by scikit-learn%s: %s", model_path, ", single-threaded" if single_threaded else "", how)
     return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
+
+
+def check_release(estimator: object, pickled_with: str, model_path: Path, allow_other: bool) -> None:
+    """Refuse a model pickled by another scikit-learn release unless it is a forest (its trees are
+    read as data, ``legacy_trees``) or ``allow_other``: any other estimator's methods are the
+    installed release's, which may compute something else with the pickled attributes."""
+    if pickled_with != sklearn.__version__ and not allow_other and not CompiledForest.supports(estimator):
+        raise StartupError(_other_release(model_path, type(estimator).__name__, pickled_with))
+
+
+def _other_release(model_path: Path, what: str, pickled_with: str) -> str:
+    return (f"{model_path} holds a {what} pickled by scikit-learn {pickled_with} but {sklearn.__version__} "
+            f"is installed (only forests are read across releases): re-save it with {sklearn.__version__}, "
+            f"or set {ENV_ALLOW_SKLEARN_MISMATCH}=1 to serve it anyway")
 
 
 def _split_pipeline(estimator: object) -> tuple[object | None, object]:

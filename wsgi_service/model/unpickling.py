@@ -16,6 +16,11 @@ before it is looked up, so nothing outside the list is ever called:
   object arrays, such as text class labels, through this same check);
 - the builtins that rebuild plain containers.
 
+A decision tree's Cython ``Tree`` is never built from the pickle: a
+``PickledTree`` keeps its arrays as data, rebuilt afterwards for the
+installed scikit-learn (``legacy_trees``), so a forest pickled by any
+release from 0.24 on opens.
+
 Anything else (``posix.system``, ``builtins.eval``, ``subprocess.Popen``,
 ``importlib.import_module``, ``functools.partial``, ``builtins.getattr``,
 ...) raises ``UnsafePickle`` naming it, before any object of the pickle's
@@ -26,7 +31,11 @@ import io
 import pickle
 import warnings
 
+import sklearn
 from joblib import numpy_pickle
+from sklearn.exceptions import InconsistentVersionWarning
+
+from wsgi_service.model.legacy_trees import PickledTree, rebuild_trees
 
 ALLOWED = frozenset({
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),
@@ -44,6 +53,7 @@ ALLOWED = frozenset({
                                       "bytes", "str", "int", "float", "bool", "complex", "slice", "range")),
 })
 _SCIKIT_LEARN = "sklearn"
+_TREE = ("sklearn.tree._tree", "Tree")
 _CYTHON_UNPICKLER = "__pyx_unpickle_"
 
 
@@ -62,6 +72,8 @@ class _AllowListUnpickler(numpy_pickle.NumpyUnpickler):
     """
 
     def find_class(self, module: str, name: str):
+        if (module, name) == _TREE:
+            return PickledTree
         if (module, name) in ALLOWED:
             return super().find_class(module, name)
         if module == _SCIKIT_LEARN or module.startswith(_SCIKIT_LEARN + "."):
@@ -73,12 +85,18 @@ class _AllowListUnpickler(numpy_pickle.NumpyUnpickler):
         raise UnsafePickle(f"{module}.{name}")
 
 
-def load_estimator(data: bytes, name: str = "") -> object:
-    """The object pickled (by joblib) in ``data``; ``UnsafePickle`` when it names a global
-    outside the allow-list, and whatever unpickling raises when the file is broken."""
-    with warnings.catch_warnings():  # joblib warns of its format from before 0.10, refused below
-        warnings.simplefilter("ignore", DeprecationWarning)
+def load_estimator(data: bytes, name: str = "") -> tuple[object, str]:
+    """The object pickled (by joblib) in ``data``, its trees rebuilt for the installed scikit-learn,
+    and the scikit-learn version that pickled it. ``UnsafePickle`` when the pickle names a global
+    outside the allow-list; whatever unpickling raises when the file is broken."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", DeprecationWarning)  # joblib's format from before 0.10, refused below
+        warnings.simplefilter("always", InconsistentVersionWarning)  # each estimator of an older release
         with numpy_pickle._validate_fileobject_and_memmap(io.BytesIO(data), name, None) as (stream, _):
             if isinstance(stream, str):  # that format keeps arrays in companion files
                 raise pickle.UnpicklingError("the file is in joblib's format from before 0.10: re-save it")
-            return _AllowListUnpickler(name, stream, ensure_native_byte_order=True).load()
+            model = _AllowListUnpickler(name, stream, ensure_native_byte_order=True).load()
+    older = [warning.message for warning in caught if isinstance(warning.message, InconsistentVersionWarning)]
+    pickled_with = older[0].original_sklearn_version if older else sklearn.__version__
+    rebuild_trees(model, pickled_with)
+    return model, pickled_with
