@@ -13,30 +13,20 @@ as for a trained model, its examples answered by the model.
 """
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from contract.model_directory import CLASSIFICATION, REGRESSION
-from training.table import read_table
+from training.table import Table, read_table
 from training.train import TrainingError, write_model_directory
 from wsgi_service.errors import StartupError
+from wsgi_service.model.frames import as_frame, encoded_words, takes_frame
 from wsgi_service.model.loading import check_release
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 
 # A file that takes longer than this to read says so.
 QUIET_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Rows in the model's feature order, with their target values when the sample has them."""
-
-    feature_names: list[str]
-    rows: np.ndarray
-    target_name: str | None
-    target: list[str]
 
 
 def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "1.0.0",
@@ -60,17 +50,40 @@ def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "
     except StartupError as refused:
         raise TrainingError(str(refused)) from None
     task = _task_of(estimator, model_file)
-    table = read_table(sample, target) if sample is not None else None
+    words = encoded_words(estimator)
+    table = read_table(sample, target, categorical=tuple(words)) if sample is not None else None
     names = _feature_names(estimator, features, table.feature_names if table else None, model_file)
-    rows = table.features if table is not None else None
+    rows = _coded_as_the_model_codes(table, words, model_file) if table is not None else None
     y = np.asarray(table.target, dtype=_label_dtype(estimator, task)) if table is not None and target else None
     labels = {str(label): name for label, name in (class_names or {}).items()}
-    return write_model_directory(
-        out_dir, estimator, names, (rows, y), (rows, y) if y is not None else None, task=task,
-        target_name=target or "the target", name=name, version=version,
-        class_names={label: labels.get(str(label), str(label)) for label in getattr(estimator, "classes_", [])},
-        training={"imported_from": model_file.name, **({"sample": str(sample)} if sample else {})},
-        model_bytes=data, pickled_with=pickled_with)
+    try:
+        return write_model_directory(
+            out_dir, estimator, names, (rows, y), (rows, y) if y is not None else None, task=task,
+            target_name=target or "the target", name=name, version=version,
+            class_names={label: labels.get(str(label), str(label)) for label in getattr(estimator, "classes_", [])},
+            categories=words, training={"imported_from": model_file.name, **({"sample": str(sample)} if sample else {})},
+            model_bytes=data, pickled_with=pickled_with,
+            as_input=(lambda matrix: as_frame(matrix, names, words)) if takes_frame(estimator) else None)
+    except TrainingError:
+        raise
+    except (ValueError, TypeError) as error:  # scikit-learn refusing the rows it is given
+        raise TrainingError(f"{model_file} cannot answer rows of its features: {error}") from None
+
+
+def _coded_as_the_model_codes(table: Table, words: dict[str, list[str]], model_file: Path) -> np.ndarray:
+    """The sample's rows, a word column's cells as the word's index among the words the model
+    encodes (the table indexes the sample's own words)."""
+    rows = table.features.copy()
+    for position, name in enumerate(table.feature_names):
+        if name not in words:
+            continue
+        unknown = sorted(set(table.categories[name]) - set(words[name]))
+        if unknown:
+            raise TrainingError(f"the sample's {name} holds {', '.join(unknown)}, which {model_file} does not "
+                                f"encode (it knows {', '.join(words[name])})")
+        codes = np.array([words[name].index(word) for word in table.categories[name]], dtype=np.float64)
+        rows[:, position] = codes[table.features[:, position].astype(np.intp)]
+    return rows
 
 
 def _load(data: bytes, model_file: Path, progress) -> tuple[object, str]:

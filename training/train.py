@@ -93,11 +93,14 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
                           task: str, target_name: str, name: str, version: str = "1.0.0",
                           class_names: dict | None = None, categories: dict[str, list[str]] | None = None,
                           training: dict | None = None, model_bytes: bytes | None = None,
-                          pickled_with: str | None = None) -> dict:
+                          pickled_with: str | None = None,
+                          as_input: Callable[[np.ndarray], object] | None = None) -> dict:
     """Write the model directory of a fitted ``estimator``: its pickle, its manifest (features'
     ranges from ``train``'s rows when given, metrics on ``test`` when given) and its contract;
     return the manifest. ``model_bytes``: the pickle as it came (an imported file), else
-    ``estimator`` is pickled here; ``pickled_with``: the scikit-learn version that pickled it."""
+    ``estimator`` is pickled here; ``pickled_with``: the scikit-learn version that pickled it;
+    ``as_input``: what turns rows (float64, a category as its index) into what the estimator
+    takes, when that is not the rows themselves (a DataFrame)."""
     (x_train, y_train) = train
     if model_bytes is None:
         buffer = io.BytesIO()
@@ -109,7 +112,7 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
                                for label in estimator.classes_.tolist()]}
     if test is not None:
         x_test, y_test = test
-        predicted = estimator.predict(x_test)
+        predicted = estimator.predict(as_input(x_test) if as_input else x_test)
         if task == CLASSIFICATION:
             metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
                        "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
@@ -144,7 +147,8 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
     }
     examples = (_example_rows(task, *test) if test is not None else
                 x_train[:EXAMPLE_ROWS] if x_train is not None else np.zeros((1, len(feature_names))))
-    outputs = estimator.predict_proba(examples) if task == CLASSIFICATION else estimator.predict(examples)
+    answer = estimator.predict_proba if task == CLASSIFICATION else estimator.predict
+    outputs = answer(as_input(examples) if as_input else examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

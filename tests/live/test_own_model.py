@@ -15,6 +15,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas
 import pytest
 import requests
 
@@ -23,6 +24,9 @@ from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL
 from training.sample_table import FEATURES, GRADES, write_sample_table
 from tests.harness.server import REPO_ROOT
 from tests.support.commands import certified_server, run_training
+from tests.support.notebooks import (
+    LOTS_CSV, ORIGINS, PIPELINES, ROASTS, TARGET, write_lots_table, write_notebook_models,
+)
 
 
 @pytest.fixture(scope="module", params=["classification", "regression"])
@@ -96,21 +100,10 @@ def test_served_and_certified_with_no_change(own_model):
 
 # --- words as features: --categorical ---
 
-ORIGINS, ROASTS = ("Antigua", "Huila", "Kona", "Sidamo"), ("dark", "light", "medium")
-
-
 @pytest.fixture(scope="module")
 def categorical_model(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("categorical")
-    rng = np.random.default_rng(3)
-    lines = ["origin,acidity,roast,body,grade"]
-    for _ in range(200):
-        origin, roast = rng.choice(ORIGINS), rng.choice(ROASTS)
-        acidity, body = round(rng.uniform(5, 9), 2), round(rng.uniform(5, 9), 2)
-        grade = "specialty" if origin in ("Kona", "Sidamo") and acidity > 6.5 else \
-            "premium" if body > 7 else "commercial"
-        lines.append(f"{origin},{acidity},{roast},{body},{grade}")
-    (work / "lots.csv").write_text("\n".join(lines) + "\n")
+    write_lots_table(work / "lots.csv")
     refused = run_training("--csv", str(work / "lots.csv"), "--target", "grade", "--out", str(work / "refused"))
     assert refused.returncode == 2 and "--categorical origin" in refused.stderr
     trained = run_training("--csv", str(work / "lots.csv"), "--target", "grade", "--categorical", "origin",
@@ -139,3 +132,31 @@ def test_categorical_model_serves_words_and_is_certified(categorical_model):
     assert answer.json() == estimator.predict(np.array(codes, dtype=float)).tolist()
     assert unknown.status_code == 422
     assert [error["pointer"] for error in unknown.json()["errors"]] == ["/instances/0/origin"]
+
+
+# --- a notebook's pipeline: words one-hot encoded by column name ---
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory) -> Path:
+    return write_notebook_models(tmp_path_factory.mktemp("notebook"))
+
+
+@pytest.mark.parametrize("filename", list(PIPELINES))
+def test_a_notebook_pipeline_over_words_is_imported_served_and_certified(notebook, filename, tmp_path):
+    """ColumnTransformer(OneHotEncoder by name) + a forest (compiled) or histogram gradient boosting
+    (scikit-learn): imported with its sample, served by gunicorn, certified, answering as the pipeline."""
+    imported = run_training("import", str(notebook / filename), "--sample", str(notebook / LOTS_CSV),
+                            "--target", TARGET, "--out", str(tmp_path))
+    assert imported.returncode == 0, imported.stderr
+    rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0]]
+    with certified_server(tmp_path) as base_url:
+        answer = requests.post(f"{base_url}/predict", json={"instances": rows}, timeout=10).json()
+        unknown = requests.post(f"{base_url}/predict", json=[["Mars", 7.2, "dark", 6.0]], timeout=10)
+    pipeline = joblib.load(notebook / filename)
+    if hasattr(pipeline[-1], "n_jobs"):
+        pipeline[-1].n_jobs = 1
+    frame = pandas.DataFrame(rows, columns=["origin", "acidity", "roast", "body"])
+    probabilities = [[p["probabilities"][grade] for grade in pipeline.classes_] for p in answer["predictions"]]
+    np.testing.assert_array_equal(np.array(probabilities), pipeline.predict_proba(frame))
+    assert [p["label"] for p in answer["predictions"]] == pipeline.predict(frame).tolist()
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/0/0"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas
 import pytest
 import sklearn.base
 from sklearn.datasets import load_iris
@@ -18,6 +19,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from contract.model_directory import MODEL_FILENAME, sha256_file
 from tests.support.malicious import dump, payloads, write_marker_module
+from tests.support.notebooks import LOTS_CSV, ORIGINS, ROASTS, TARGET, write_notebook_models
 from training.importing import import_model
 from training.train import TrainingError
 from wsgi_service import Settings, StartupError, load_model
@@ -152,3 +154,35 @@ def test_other_models_pickled_by_another_release_are_refused_unless_allowed(tmp_
     allowed = load_model(tmp_path / "model", Settings(allow_sklearn_version_mismatch=True))
     np.testing.assert_array_equal(allowed.predict(IRIS.data), pipeline.predict(IRIS.data))
 
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory) -> Path:
+    return write_notebook_models(tmp_path_factory.mktemp("notebook"))
+
+
+@pytest.mark.parametrize("filename, path", [("lots_forest.joblib", "compiled forest"),
+                                            ("lots_boosted.joblib", "scikit-learn")])
+def test_a_pipeline_over_named_word_columns_is_served_the_words_it_encodes(notebook, filename, path, tmp_path):
+    """The contract admits the encoder's words; rows reach the pipeline as the DataFrame it was fitted on."""
+    manifest = import_model(notebook / filename, tmp_path, name="lots", sample=notebook / LOTS_CSV, target=TARGET)
+    assert manifest["features"][0] == {"name": "origin", "categories": list(ORIGINS)}
+    assert manifest["features"][2] == {"name": "roast", "categories": list(ROASTS)}
+    assert manifest["metrics"]["test_accuracy"] > 0.9
+    model = load_model(tmp_path)
+    assert model.serving["path"] == path
+    rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0], ["Sidamo", 5.5, "medium", 7.5]]
+    pipeline = joblib.load(notebook / filename)
+    if hasattr(pipeline[-1], "n_jobs"):
+        pipeline[-1].n_jobs = 1
+    frame = pandas.DataFrame(rows, columns=["origin", "acidity", "roast", "body"])
+    np.testing.assert_array_equal(model.predict_proba(rows), pipeline.predict_proba(frame))
+    assert model.predict(rows).tolist() == pipeline.predict(frame).tolist()
+
+
+def test_a_sample_word_the_encoder_does_not_know_is_refused(notebook, tmp_path):
+    sample = tmp_path / "lots.csv"
+    sample.write_text((notebook / LOTS_CSV).read_text().replace("Kona", "Mars", 1))
+    with pytest.raises(TrainingError, match="the sample's origin holds Mars, which .* does not encode "
+                                            "\\(it knows Antigua, Huila, Kona, Sidamo\\)"):
+        import_model(notebook / "lots_forest.joblib", tmp_path / "out", name="lots", sample=sample, target=TARGET)

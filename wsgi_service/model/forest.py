@@ -19,6 +19,7 @@ the smallest float32 step; any difference and scikit-learn serves instead.
 import numpy as np
 import sklearn
 from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
+from sklearn.pipeline import Pipeline
 
 from wsgi_service.model.kernel import INDEX, LEAF, NODE, walk
 
@@ -98,17 +99,19 @@ def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
 
 
 def single_threaded_answers(estimator: object, rows: np.ndarray) -> np.ndarray:
-    """scikit-learn's own answers, at ``n_jobs=1`` where the estimator takes it: a classifier's
-    per-class probabilities, or predictions as one column. With more threads a forest adds its
-    trees in the order they finish, and the last bits change from call to call.
+    """scikit-learn's own answers, at ``n_jobs=1`` where the estimator (or a pipeline's last
+    step) takes it: a classifier's per-class probabilities, or predictions as one column. With
+    more threads a forest adds its trees in the order they finish, and the last bits change
+    from call to call.
 
     scikit-learn's finiteness check is skipped: the rows passed the contract (finite, within
     float32), and the check sums the whole batch, which legitimate values near float32's limits
     overflow into inf - inf and a RuntimeWarning.
     """
-    n_jobs = getattr(estimator, "n_jobs", None)
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator  # a pipeline's forest
+    n_jobs = getattr(final, "n_jobs", None)
     if n_jobs is not None:
-        estimator.n_jobs = 1
+        final.n_jobs = 1
     try:
         with sklearn.config_context(assume_finite=True):
             if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
@@ -116,7 +119,7 @@ def single_threaded_answers(estimator: object, rows: np.ndarray) -> np.ndarray:
             return estimator.predict(rows).reshape(len(rows), 1)
     finally:
         if n_jobs is not None:
-            estimator.n_jobs = n_jobs
+            final.n_jobs = n_jobs
 
 
 def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int = 0) -> np.ndarray:

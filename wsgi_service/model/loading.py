@@ -23,6 +23,7 @@ from contract.model_directory import (
     CLASSIFICATION, IDENTITY_KEYS, MANIFEST_FILENAME, MODEL_FILENAME, REQUIRED_MANIFEST_KEYS, TASKS, sha256_hex,
 )
 from wsgi_service.errors import StartupError
+from wsgi_service.model.frames import as_frame, encoded_words, takes_frame
 from wsgi_service.model.forest import CompiledForest, compile_forest, single_threaded_answers
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST
@@ -53,6 +54,8 @@ class LoadedModel:
     serving: dict = field(default_factory=dict)
     # A pipeline's transformers, which feed the compiled forest (its last step): scikit-learn runs them.
     transformers: object | None = None
+    # The model selects named columns of a DataFrame (``frames``): rows are handed over as one.
+    takes_frame: bool = False
 
     @property
     def identity(self) -> dict:
@@ -65,6 +68,12 @@ class LoadedModel:
     @cached_property
     def feature_names(self) -> list[str]:
         return [feature["name"] for feature in self.manifest["features"]]
+
+    @cached_property
+    def category_words(self) -> dict[str, list[str]]:
+        """Per categorical feature (by name): its words, in the order of their indexes."""
+        return {feature["name"]: feature["categories"] for feature in self.manifest["features"]
+                if "categories" in feature}
 
     @cached_property
     def category_codes(self) -> dict[int, dict[str, int]]:
@@ -80,6 +89,8 @@ class LoadedModel:
         """A classifier's per-class probabilities (columns in ``labels`` order), or a
         regressor's predictions as one column, for rows every value of which is
         finite and fits float32 (the contract's promise)."""
+        if self.takes_frame:
+            rows = as_frame(rows, self.feature_names, self.category_words)
         if self.compiled is None:
             return single_threaded_answers(self.estimator, rows)
         if self.transformers is not None:
@@ -161,6 +172,7 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
 
     _check_estimator_matches_manifest(estimator, manifest, model_path)
     labels = estimator.classes_ if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else None
+    frame = takes_frame(estimator)
     transformers, final = _split_pipeline(estimator)
     compiled, how = compile_forest(final) if compile_estimator else (None, f"{ENV_COMPILE_FOREST}=0")
     if pickled_with != sklearn.__version__:
@@ -174,11 +186,12 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
         del estimator, final
         _return_freed_memory()
         return LoadedModel(manifest, labels, compiled=compiled, serving={"path": COMPILED, "detail": how},
-                           transformers=transformers)
+                           transformers=transformers, takes_frame=frame)
     # Each worker is one process per core: single_threaded_answers sets n_jobs=1 where there is one.
     single_threaded = hasattr(estimator, "n_jobs")
     log.warning("%s: served by scikit-learn%s: %s", model_path, ", single-threaded" if single_threaded else "", how)
-    return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how})
+    return LoadedModel(manifest, labels, estimator=estimator, serving={"path": SCIKIT_LEARN, "detail": how},
+                       takes_frame=frame)
 
 
 def check_release(estimator: object, pickled_with: str, model_path: Path, allow_other: bool) -> None:
@@ -233,6 +246,18 @@ def _read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
+def _check_frame_matches_manifest(estimator: object, manifest: dict, model_path: Path) -> None:
+    """A model that takes a DataFrame is handed the manifest's names and words: they must be its own."""
+    names = [feature["name"] for feature in manifest["features"]]
+    if list(estimator.feature_names_in_) != names:
+        raise StartupError(f"{model_path} takes columns {', '.join(map(str, estimator.feature_names_in_))}; "
+                           f"the manifest lists {', '.join(names)}")
+    listed = {feature["name"]: feature.get("categories") for feature in manifest["features"]}
+    for name, words in encoded_words(estimator).items():
+        if listed[name] != words:
+            raise StartupError(f"{model_path} encodes {name} as {words}; the manifest lists {listed[name]}")
+
+
 def _check_estimator_matches_manifest(estimator: object, manifest: dict, model_path: Path) -> None:
     task = manifest.get("task", CLASSIFICATION)
     if task not in TASKS:
@@ -247,6 +272,8 @@ def _check_estimator_matches_manifest(estimator: object, manifest: dict, model_p
     if estimator.n_features_in_ != len(manifest["features"]):
         raise StartupError(f"{model_path} expects {estimator.n_features_in_} features, "
                            f"the manifest lists {len(manifest['features'])}")
+    if takes_frame(estimator):
+        _check_frame_matches_manifest(estimator, manifest, model_path)
     if not is_classifier:
         return
     if "classes" not in manifest:

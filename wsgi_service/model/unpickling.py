@@ -10,8 +10,8 @@ before it is looked up, so nothing outside the list is ever called:
   the helpers they pickle: trees, losses, binners) and the unpicklers Cython
   generates for them; never a function, nor a class another module defines
   that a scikit-learn module imported;
-- numpy's array, dtype and scalar reconstruction, and its random generators'
-  constructors (an estimator's ``random_state`` may hold one);
+- numpy's array, dtype and scalar reconstruction, its scalar types, and its
+  random generators' constructors (an estimator's ``random_state`` may hold one);
 - joblib's array framing (``NumpyArrayWrapper``: arrays are read as data;
   object arrays, such as text class labels, through this same check);
 - the builtins that rebuild plain containers.
@@ -40,6 +40,10 @@ from wsgi_service.model.legacy_trees import PickledTree, rebuild_trees
 ALLOWED = frozenset({
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),
     ("numpy", "dtype"), ("numpy", "ndarray"),
+    # Scalar types, pickled as classes where a parameter names one (OneHotEncoder's dtype=np.float64).
+    *(("numpy", name) for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                                   "uint64", "float16", "float32", "float64", "longdouble", "complex64",
+                                   "complex128", "object_", "str_", "bytes_")),
     *((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
       for name in ("_reconstruct", "scalar")),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
