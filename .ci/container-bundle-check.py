@@ -5,7 +5,8 @@ pathspec (the EB CLI matches .ebignore with pathspec's gitwildmatch, so the
 bundle laid out here holds the files it would zip). Prints one line per check;
 exits 1 when any fails.
 
-    python .ci/container-bundle-check.py --repo . --max-body-bytes 1048576 --bundle-out DIR
+    python .ci/container-bundle-check.py --repo . --max-body-bytes 1048576 \
+        --worker-timeout 30 --stop-bound-seconds 8 --bundle-out DIR
 """
 
 import argparse
@@ -22,7 +23,13 @@ from pathspec import PathSpec
 
 HEALTH_NAMESPACE = "aws:elasticbeanstalk:environment:process:default"
 HEALTH_PATH = "/health"
-PROCFILE_WEB = "gunicorn --config python:wsgi_service.operations.gunicorn_config"
+LB_NAMESPACE = "aws:elbv2:loadbalancer"
+# nginx's keep-alive with clients on EB's platforms (its generated server block): the balancer's
+# idle timeout must stay below it.
+EB_NGINX_KEEPALIVE_S = 60
+# The option names EB documents, with their sources (written from EB's documentation).
+EB_OPTIONS = Path(__file__).with_name("eb-options.txt")
+PROCFILE_WEB = "gunicorn --config python:wsgi_service.operations.gunicorn_config --bind 0.0.0.0:8000"
 # EB's own rule for a Procfile line (platforms-linux-extend, "Procfile").
 PROCFILE_LINE = re.compile(r"^[A-Za-z0-9_-]+:\s*[^\s].*$")
 NGINX_SIZE = re.compile(r"^(\d+)([kKmMgG]?)$")
@@ -55,10 +62,23 @@ def option_settings(document: object) -> list[tuple[str, str, object]]:
     return [(item.get("namespace"), item.get("option_name"), item.get("value")) for item in settings]
 
 
-def check_ebextensions(repo: Path, checks: Checks) -> None:
+def documented_options(path: Path = EB_OPTIONS) -> tuple[set[tuple[str, str]], set[str]]:
+    """(namespace, option) pairs EB documents, and the namespaces that take any option name."""
+    pairs, any_name = set(), set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# any-option-name:"):
+            any_name.add(line.split(":", 1)[1].strip())
+        elif line.strip() and not line.startswith("#"):
+            namespace, option = line.split(" ", 1)
+            pairs.add((namespace, option.strip()))
+    return pairs, any_name
+
+
+def ebextensions_settings(repo: Path, checks: Checks) -> dict[tuple[str, str], object]:
+    """Every option setting of .ebextensions/*.config, each file checked to parse."""
     configs = sorted((repo / ".ebextensions").glob("*.config"))
     checks.check(bool(configs), ".ebextensions holds configuration files", str(len(configs)))
-    found = []
+    found = {}
     for path in configs:
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -66,9 +86,20 @@ def check_ebextensions(repo: Path, checks: Checks) -> None:
             checks.check(False, f"{path.relative_to(repo)} parses as YAML", str(error).splitlines()[0])
             continue
         checks.check(isinstance(document, dict), f"{path.relative_to(repo)} parses as a YAML mapping")
-        found += [value for ns, name, value in option_settings(document)
-                  if ns == HEALTH_NAMESPACE and name == "HealthCheckPath"]
-    checks.check(found == [HEALTH_PATH], f"HealthCheckPath in {HEALTH_NAMESPACE}", repr(found))
+        found.update({(ns, name): value for ns, name, value in option_settings(document)})
+    return found
+
+
+def check_ebextensions(repo: Path, settings: dict, stop_bound_s: float, checks: Checks) -> None:
+    documented, any_name = documented_options()
+    unknown = [f"{ns} {name}" for ns, name in settings if (ns, name) not in documented and ns not in any_name]
+    checks.check(not unknown, f"every option is one EB documents ({EB_OPTIONS.name})",
+                 "; ".join(unknown) or f"{len(settings)} options")
+    checks.check(settings.get((HEALTH_NAMESPACE, "HealthCheckPath")) == HEALTH_PATH,
+                 f"HealthCheckPath in {HEALTH_NAMESPACE}", repr(settings.get((HEALTH_NAMESPACE, "HealthCheckPath"))))
+    delay = settings.get((HEALTH_NAMESPACE, "DeregistrationDelay"))
+    checks.check(isinstance(delay, int) and delay >= stop_bound_s,
+                 "DeregistrationDelay covers the service's stop (SIGTERM to exit)", f"{delay} s >= {stop_bound_s} s")
 
 
 def nginx_bytes(size: str) -> int | None:
@@ -93,6 +124,17 @@ def check_nginx(repo: Path, max_body_bytes: int, checks: Checks) -> None:
                        for number in pair if number}
             checks.check(numbers == {max_body_bytes}, f"{path.relative_to(repo)} states the same limit",
                          repr(sorted(numbers)))
+
+
+def check_timeouts(repo: Path, settings: dict, worker_timeout_s: int, checks: Checks) -> None:
+    """gunicorn's worker timeout < nginx's wait for the app < the balancer's idle timeout < nginx's keep-alive."""
+    text = "".join(path.read_text() for path in sorted((repo / ".platform/nginx/conf.d").rglob("*.conf")))
+    read = re.search(r"^\s*proxy_read_timeout\s+(\d+)s?\s*;", text, re.M)
+    idle = settings.get((LB_NAMESPACE, "IdleTimeout"))
+    order = (worker_timeout_s, int(read[1]) if read else None, idle, EB_NGINX_KEEPALIVE_S)
+    checks.check(None not in order and list(order) == sorted(set(order)),
+                 "worker timeout < nginx proxy_read_timeout < balancer IdleTimeout < nginx keep-alive",
+                 " < ".join(f"{value} s" for value in order))
 
 
 def check_procfile(repo: Path, checks: Checks) -> None:
@@ -147,10 +189,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--max-body-bytes", type=int, required=True)
+    parser.add_argument("--worker-timeout", type=int, required=True, help="gunicorn's worker timeout, s")
+    parser.add_argument("--stop-bound-seconds", type=float, required=True, help="SIGTERM to exit, at most")
     parser.add_argument("--bundle-out", type=Path, help="lay out the EB source bundle here")
     args = parser.parse_args()
     repo, checks = args.repo.resolve(), Checks()
-    check_ebextensions(repo, checks)
+    settings = ebextensions_settings(repo, checks)
+    check_ebextensions(repo, settings, args.stop_bound_seconds, checks)
+    check_timeouts(repo, settings, args.worker_timeout, checks)
     check_nginx(repo, args.max_body_bytes, checks)
     check_procfile(repo, checks)
     check_hooks(repo, checks)

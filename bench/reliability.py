@@ -27,7 +27,7 @@ from tests.harness.corpus import build_corpus
 from tests.harness.proc import load_average
 from tests.harness.runs import (
     FAST_CLIENT_LIMIT_S,
-    GRACEFUL_TIMEOUT_S,
+    STOP_BOUND_S,
     MEMORY_FLAT_MIB,
     RECOVERY_LIMIT_S,
     kill_worker_run,
@@ -104,8 +104,8 @@ def _target_runs(model_dir: Path, corpus, corpus_table, scratch: Path, load_seco
          f"< {RECOVERY_LIMIT_S} s", _met(kill.serving_after_s < RECOVERY_LIMIT_S)),
         ("SIGTERM to the master", "lost in flight", f"{len(term.lost_in_flight)} of {len(term.in_flight)}", "0",
          _met(not term.lost_in_flight)),
-        ("", "exit after", f"{term.exit_after_s:.2f} s (status {term.exit_code})", f"< {GRACEFUL_TIMEOUT_S} s",
-         _met(term.exit_after_s < GRACEFUL_TIMEOUT_S and term.exit_code == 0)),
+        ("", "exit after", f"{term.exit_after_s:.2f} s (status {term.exit_code})", f"< {STOP_BOUND_S:.0f} s",
+         _met(term.exit_after_s < STOP_BOUND_S and term.exit_code == 0)),
         ("", "waiting for a worker, reset", f"{sum(a.outcome == 'reset' for a in waiting)} of {len(waiting)}",
          "0", _met(not any(a.outcome == "reset" for a in waiting))),
         ("", "connected after SIGTERM, reset", str(sum(a.outcome == "reset" for a in term.after_term)), "0",

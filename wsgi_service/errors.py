@@ -89,6 +89,10 @@ class ContractViolation(Problem):
     status, title, reason = 422, "Unprocessable Content", "contract_violation"
 
 
+class Draining(Problem):
+    status, title, reason = 503, "Service Unavailable", "draining"
+
+
 class InternalError(Problem):
     status, title = 500, "Internal Server Error"
 

@@ -12,7 +12,7 @@ import time
 import requests
 
 JSON_MEDIA_TYPE = "application/json"
-HEADERS_OF_INTEREST = ("Content-Type", "Content-Length", "Allow", "Location", "X-Request-ID")
+HEADERS_OF_INTEREST = ("Content-Type", "Content-Length", "Allow", "Location", "X-Request-ID", "X-Model")
 EXCERPT_CHARS = 400
 
 

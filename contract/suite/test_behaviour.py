@@ -3,17 +3,20 @@
 The same request gets the same answer; a batch is answered as its rows one at
 a time; the seed form, rich arrays and rich named rows agree; a classifier's
 probabilities form a distribution whose most probable class is the label;
-and every answer names the model that ``/model`` describes. Rows come from the contract's
+and every answer (and its X-Model header) names the model that ``/model`` describes. Rows come from the contract's
 example and the served model's feature ranges.
 """
 
 import math
+from urllib.parse import unquote
 
 import pytest
 
 from contract.suite.derived import encode, named
 from contract.suite.documented import HEALTH, INDEX, expect_answer
 from contract.suite.exchanges import expect
+
+MODEL_HEADER = "X-Model"
 
 # Probabilities and a regressor's values: the same row must get the same
 # number whichever way it is sent, up to this much (absolute, or relative).
@@ -112,6 +115,15 @@ def test_rich_answer_names_served_model(predict, rows, contract, manifest):
     answer, exchange = _rich(predict, rows)
     expect(answer["model"] == _identity(contract, manifest),
            f"the answer names model {answer['model']}, /model serves {_identity(contract, manifest)}", exchange)
+
+
+def test_every_prediction_names_the_model_that_answered(predict, rows, manifest):
+    """The X-Model header (its form is the contract's pattern): name, version, SHA-256 prefix of /model's."""
+    for _, exchange in (_seed(predict, rows), _rich(predict, rows)):
+        name, version, sha256 = (unquote(part) for part in exchange.headers.get(MODEL_HEADER, "//").split("/", 2))
+        served = (manifest["name"], manifest["version"], manifest["sha256"][:len(sha256) or 12])
+        expect((name, version, sha256) == served,
+               f"{MODEL_HEADER} names {name} {version} {sha256}, /model serves {' '.join(served)}", exchange)
 
 
 def test_health_names_served_model(client, contract, manifest):

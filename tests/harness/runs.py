@@ -23,9 +23,11 @@ from tests.harness.corpus import Exchange
 from tests.harness.proc import accepted_connections, holders, load_average, socket_inodes, worker_memory
 from tests.harness.server import WORKERS, RefusedStart, refused_start, running_server
 from tests.harness.wrk import WrkRun, corpus_args, run_wrk, start_wrk, wrk_result
+from wsgi_service.operations.draining import stop_bound_seconds
 from wsgi_service.operations.logs import ACCESS_LOGGER
+from wsgi_service.operations.settings import ServerSettings
 
-GRACEFUL_TIMEOUT_S = 30  # the gunicorn config's (not imported: it configures logging at import)
+STOP_BOUND_S = stop_bound_seconds(ServerSettings().drain_seconds)  # SIGTERM to exit, at most
 POLL_S = 0.002
 # Targets. Each worker serves 40,000 to 70,000 requests in a 60 s load here:
 # a leak of about 40 bytes a request or more grows its RSS past MEMORY_FLAT_MIB.
@@ -208,7 +210,7 @@ class TermFigures:
             f"SIGTERM to the master under load ({self.threads} client threads + 1 slow request); "
             f"load average {_load(self.load_before)} before, {_load(self.load_after)} after",
             f"  master exited with {self.exit_code} {self.exit_after_s:.2f} s after SIGTERM "
-            f"(graceful_timeout {GRACEFUL_TIMEOUT_S} s)",
+            f"(bound {STOP_BOUND_S:.0f} s)",
             f"  slow request (accepted before SIGTERM, body finished after): {self.slow_request.outcome}, "
             f"answered {self.slow_request_term_to_answer_s:.2f} s after SIGTERM",
             f"  in flight on a worker at SIGTERM: {len(self.in_flight)}: {outcomes(self.in_flight)}; "
@@ -241,7 +243,7 @@ def sigterm_run(model_dir: Path, corpus: list[Exchange], threads: int = 63, load
             term = time.monotonic()
             os.kill(server.pid, signal.SIGTERM)
             release.set()
-            exit_code = server.process.wait(timeout=GRACEFUL_TIMEOUT_S + 10)
+            exit_code = server.process.wait(timeout=STOP_BOUND_S + 10)
             exited = time.monotonic()
             time.sleep(0.5)  # time for refusals to be seen
         slow.join(5)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness.proc import worker_pids
-from wsgi_service.operations.settings import ENV_MODEL_DIR, ENV_PORT, ENV_WEB_CONCURRENCY
+from wsgi_service.operations.draining import stop_bound_seconds
+from wsgi_service.operations.settings import ENV_MODEL_DIR, ENV_PORT, ENV_WEB_CONCURRENCY, ServerSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -36,7 +37,7 @@ HOST = "127.0.0.1"
 WORKERS = 2
 STARTUP_TIMEOUT_S = 30
 WORKERS_TIMEOUT_S = 10
-STOP_TIMEOUT_S = 35  # the config's graceful_timeout (30 s), and a margin
+STOP_TIMEOUT_S = stop_bound_seconds(ServerSettings().drain_seconds) + 5  # the drain's bound, and a margin
 POLL_INTERVAL_S = 0.01
 
 

@@ -10,7 +10,9 @@ from werkzeug.test import Client
 from contract import CONTRACT_PATH
 from tests.support.problems import assert_problem
 from wsgi_service import Service, Settings, create_app
+from wsgi_service.edge.app import model_header_value
 from wsgi_service.errors import MAX_REPORTED_ERRORS
+from wsgi_service.operations.draining import DrainState
 
 SEED = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -47,6 +49,18 @@ def test_rich_form_answers_labels_names_probabilities_and_identity(client, app):
     assert body["model"] == client.get("/health").get_json()["model"]
 
 
+def test_every_prediction_names_the_answering_model_in_a_header(client, app):
+    identity = app.predictor.model.identity
+    for body in ([[5.1, 3.5, 1.4, 0.2]], {"instances": [[5.1, 3.5, 1.4, 0.2]]}):
+        response = client.post("/predict", json=body)
+        assert response.headers["X-Model"] == f"iris/{identity['version']}/{identity['sha256'][:12]}"
+
+
+def test_the_model_header_survives_any_name():
+    value = model_header_value({"name": "coffee/grades v2 é", "version": "2.0/beta", "sha256": "ab" * 32})
+    assert value == "coffee%2Fgrades%20v2%20%C3%A9/2.0%2Fbeta/abababababab" and value.isascii()
+
+
 def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/health").get_json()["status"] == "ok"
     manifest = client.get("/model").get_json()
@@ -58,6 +72,18 @@ def test_health_model_index_and_contract(client, model_dir):
     assert {(e["method"], e["path"]) for e in index["endpoints"]} == {
         ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
         ("GET", "/")}
+
+
+def test_draining_health_is_503_while_everything_else_is_answered(model_dir):
+    """Once the master begins the drain (SIGTERM), /health says so and predictions go on."""
+    app = create_app(Settings(model_dir=model_dir))
+    app.drain = DrainState()
+    client = Client(app)
+    app.drain.begin()
+    health = problem(client.get("/health"), 503)
+    assert "stopping" in health["detail"]
+    assert client.post("/predict", json=[[5.1, 3.5, 1.4, 0.2]]).get_json() == [0]
+    assert 'reason="draining"' in client.get("/metrics").get_data(as_text=True)
 
 
 def test_head_answers_headers_without_body(client):

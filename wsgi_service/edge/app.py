@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from time import perf_counter
+from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
@@ -24,6 +25,7 @@ from wsgi_service.edge.decoding import decode_json
 from wsgi_service.edge.prediction import Predictor
 from wsgi_service.errors import (
     BodyTooLarge,
+    Draining,
     InternalError,
     MalformedJson,
     MethodNotAllowed,
@@ -36,6 +38,7 @@ from wsgi_service.edge.replies import JSON_MEDIA_TYPE, STATUS_LINES, Reply, enco
 from wsgi_service.enforcement.agreement import check_contract_fits_model
 from wsgi_service.enforcement.validation import RequestValidator
 from wsgi_service.model.loading import LoadedModel
+from wsgi_service.operations.draining import STATE, DrainState
 from wsgi_service.operations.logs import log_request
 from wsgi_service.operations.metrics import METRICS_MEDIA_TYPE, UNMATCHED, ServiceMetrics
 from wsgi_service.operations.settings import Settings
@@ -43,14 +46,18 @@ from wsgi_service.operations.settings import Settings
 log = logging.getLogger("wsgi_service")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+MODEL_HEADER = "X-Model"
 
 
 class Service:
     """A PEP 3333 application serving one verified model under one contract."""
 
-    def __init__(self, model: LoadedModel, contract: dict, contract_bytes: bytes, settings: Settings):
+    def __init__(self, model: LoadedModel, contract: dict, contract_bytes: bytes, settings: Settings,
+                 drain: DrainState = STATE):
         check_contract_fits_model(contract, model)
         self.settings = settings
+        # Set by gunicorn's master on SIGTERM (operations.draining): /health then answers 503.
+        self.drain = drain
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
         self.metrics = ServiceMetrics(contract, model.identity, model.class_names, refusal_reasons())
         # No slash fixing: a redirect answering a POST would only confuse clients.
@@ -66,6 +73,7 @@ class Service:
         self._contract_reply = Reply(200, contract_bytes)
         self._manifest_reply = Reply(200, encode_json({**model.manifest, "serving": model.serving}))
         self._health_reply = Reply(200, encode_json({"status": "ok", "model": model.identity}))
+        self._model_header = ((MODEL_HEADER, model_header_value(model.identity)),)
         self._index_reply = Reply(200, encode_json({
             "name": contract["info"]["title"],
             "contract": "/openapi.json",
@@ -83,6 +91,7 @@ class Service:
         this path: building them cost more than half of a single-row request.
         """
         started = perf_counter()
+        self.drain.request_started()
         request_id = self._request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         method = environ.get("REQUEST_METHOD", "GET")
         path = _path_info(environ)
@@ -135,6 +144,9 @@ class Service:
         return self._index_reply
 
     def on_health(self, environ: dict) -> Reply:
+        if self.drain.draining:
+            raise Draining("This instance is stopping: it answers what it has accepted; send new requests "
+                           "elsewhere.")
         return self._health_reply
 
     def on_model(self, environ: dict) -> Reply:
@@ -168,7 +180,13 @@ class Service:
             raise self._body_too_large()
         answer = self.predictor.answer(decode_json(data))
         self.metrics.predicted(answer.rows, answer.winners)
-        return Reply(200, encode_json(answer.document), rows=answer.rows)
+        return Reply(200, encode_json(answer.document), headers=self._model_header, rows=answer.rows)
+
+
+def model_header_value(identity: dict) -> str:
+    """``name/version/sha256-prefix``, the contract's Model header: the name and version
+    percent-encoded (a slash, a space or a non-ASCII letter cannot break it)."""
+    return "/".join((quote(identity["name"], safe=""), quote(identity["version"], safe=""), identity["sha256"][:12]))
 
 
 def _path_info(environ: dict) -> str:

@@ -10,11 +10,13 @@ them), and JSON log lines at ``LOG_LEVEL``.
 """
 
 import atexit
+import functools
 import gc
 import os
 import shutil
 import tempfile
 
+from wsgi_service.operations.draining import FINISH_SECONDS, drain_then_stop
 from wsgi_service.operations.logs import configure_logging
 from wsgi_service.operations.settings import ENV_MULTIPROC_DIR, ServerSettings
 
@@ -29,10 +31,17 @@ loglevel = _server.log_level
 # The app writes one JSON line per request itself (wsgi_service.operations.logs): gunicorn's would repeat it.
 accesslog = None
 timeout = 30
-graceful_timeout = 30
+# After the drain (draining.py): time for each worker to finish the request in hand.
+graceful_timeout = FINISH_SECONDS
 # gunicorn 27's control socket sits at one fixed path per user: two servers on
 # one host (tests, CI's serve and Procfile runs) would fight over it.
 control_socket_disable = True
+
+
+def when_ready(server):
+    """SIGTERM drains before gunicorn's graceful stop (``draining``): gunicorn looks its
+    signal handlers up on the arbiter by name, so this one takes the place of ``handle_term``."""
+    server.handle_term = functools.partial(drain_then_stop, server, _server.drain_seconds)
 
 
 def pre_fork(server, worker):

@@ -21,6 +21,7 @@ ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_MAX_BATCH_ROWS = "MAX_BATCH_ROWS"
 ENV_ALLOW_SKLEARN_MISMATCH = "ALLOW_SKLEARN_VERSION_MISMATCH"
 ENV_COMPILE_FOREST = "COMPILE_FOREST"
+ENV_DRAIN_SECONDS = "DRAIN_SECONDS"
 # Where every gunicorn worker writes its metric values (prometheus_client reads it at import):
 # gunicorn_config makes a private directory unless this names one.
 ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -67,6 +68,9 @@ class ServerSettings:
     port: int = 8080
     workers: int = 2
     log_level: str = "info"
+    # How long SIGTERM keeps answering new requests (``draining``): the process is then gone
+    # within 8 s (``draining.stop_bound_seconds``), inside ``docker stop``'s 10 s.
+    drain_seconds: float = 4.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ServerSettings":
@@ -78,6 +82,7 @@ class ServerSettings:
             # The forest is CPU-bound: one worker per core keeps both busy.
             workers=_positive_int(environ, ENV_WEB_CONCURRENCY, os.cpu_count() or 1),
             log_level=log_level,
+            drain_seconds=_seconds(environ, ENV_DRAIN_SECONDS, cls.drain_seconds),
         )
 
 
@@ -91,6 +96,19 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = 0
     if value < 1:
         raise StartupError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise StartupError(f"{name} must be a number of seconds from 0 to 3600, got {raw!r}")
     return value
 
 
