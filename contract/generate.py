@@ -57,6 +57,11 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
     else:
         raise ValueError(f"unknown task {task!r}: expected {CLASSIFICATION} or {REGRESSION}")
 
+    for prediction, row in zip(rich_predictions, rows):  # as the service answers these rows
+        outside = _out_of_range(manifest["features"], row)
+        if outside:
+            prediction["out_of_range"] = outside
+
     schemas = document["components"]["schemas"]
     values = [_feature_value(feature) for feature in manifest["features"]]
     row = {"description": f"One row as an array, features in model order: {', '.join(features)}.",
@@ -74,6 +79,16 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
         },
         **outcome,
     })
+    ranged = [feature["name"] for feature in manifest["features"] if "min" in feature and "max" in feature]
+    if ranged:
+        schemas["OutOfRange"] = {
+            "description": "The row's features whose value lies outside the range seen in training (the "
+                           "manifest's min and max), each with its side; present only when there is one. "
+                           "/metrics counts them (forest_feature_out_of_range_total).",
+            "type": "object", "propertyNames": {"enum": ranged}, "minProperties": 1,
+            "additionalProperties": {"type": "string", "enum": ["below", "above"]},
+        }
+        schemas["Prediction"]["properties"]["out_of_range"] = {"$ref": "#/components/schemas/OutOfRange"}
     _drop_unfilled(schemas)
 
     estimator_kind = "classifier" if task == CLASSIFICATION else "regressor"
@@ -101,6 +116,13 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
     else:
         del schemas["Manifest"]["properties"]["classes"]
     return document
+
+
+def _out_of_range(features: list[dict], row: Sequence) -> dict[str, str]:
+    """The row's features outside their training range, each with its side."""
+    return {feature["name"]: "below" if value < feature["min"] else "above"
+            for feature, value in zip(features, row)
+            if "min" in feature and "max" in feature and not feature["min"] <= value <= feature["max"]}
 
 
 def _feature_value(feature: dict) -> dict:

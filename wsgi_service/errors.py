@@ -90,7 +90,9 @@ class ContractViolation(Problem):
 
 
 class Draining(Problem):
-    status, title, reason = 503, "Service Unavailable", "draining"
+    """/health while the instance stops: not the client's fault, so no refusal reason
+    (``forest_requests_total`` counts the 503s)."""
+    status, title = 503, "Service Unavailable"
 
 
 class InternalError(Problem):

@@ -36,6 +36,9 @@ TIMEOUT_S = 30
 JSON = "application/json"
 IRIS = load_iris().data.tolist()
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+# Rows far outside every training range, on both sides (iris rows themselves fall outside now and then:
+# the training range is the training split's).
+DRIFTED = [[0.5, 9.5, 0.01, 9.0], [9.5, 0.5, 9.0, 0.01]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def known_load() -> list[Call]:
         form = index % 3
         batches.append(_predict(rows if form == 0 else {"instances": rows} if form == 1 else
                                 {"instances": [dict(zip(FEATURES, row)) for row in rows]}))
+    batches.append(_predict({"instances": DRIFTED}))
     refusals = [
         *(_refused(body, 400, "malformed_json") for body in (b"[[5.1, 3.5", b"not json", b"[[NaN, 1, 2, 3]]",
                                                              b"", b"[[5.1, 3.5, 1.4, 0.2]]]")),
@@ -208,11 +212,29 @@ def test_rows_and_predictions_by_class(loaded, app, model_dir):
     class_names = [cls["name"] for cls in json.loads((model_dir / "manifest.json").read_text())["classes"]]
     answers = [app.predictor.answer(call.document) for call in load if call.document is not None]
     rows = sum(answer.rows for answer in answers)
-    assert rows == 1 + 30 + 2 + 5 + 17 + 64 + 300 + 1000
+    assert rows == 1 + 30 + 2 + 5 + 17 + 64 + 300 + 1000 + len(DRIFTED)
     by_class = Counter(class_names[index] for answer in answers for index in answer.winners.tolist())
     assert len(by_class) == 3
     assert grown(before, after, "forest_predicted_rows_total") == {frozenset(): float(rows)}
     assert grown(before, after, "forest_predictions_total") == labelled(by_class, "class_name")
+
+
+def test_out_of_range_rows_by_feature_and_side(loaded, model_dir):
+    """Drift, counted exactly across both workers: each row's values against the manifest's ranges."""
+    load, _, before, after, *_ = loaded
+    features = json.loads((model_dir / "manifest.json").read_text())["features"]
+    expected = Counter()
+    for call in load:
+        rows = call.document if isinstance(call.document, list) else (call.document or {}).get("instances", [])
+        for row in rows:
+            values = [row[name] for name in FEATURES] if isinstance(row, dict) else row
+            for feature, value in zip(features, values):
+                if value < feature["min"]:
+                    expected[feature["name"], "below"] += 1
+                elif value > feature["max"]:
+                    expected[feature["name"], "above"] += 1
+    assert {side for _, side in expected} == {"below", "above"} and len(expected) == 8
+    assert grown(before, after, "forest_feature_out_of_range_total") == labelled(expected, "feature", "side")
 
 
 def test_validation_failures_by_reason(loaded):

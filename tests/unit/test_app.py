@@ -61,6 +61,20 @@ def test_the_model_header_survives_any_name():
     assert value == "coffee%2Fgrades%20v2%20%C3%A9/2.0%2Fbeta/abababababab" and value.isascii()
 
 
+def test_the_rich_form_names_the_features_outside_their_training_range(client, model_dir):
+    features = json.loads((model_dir / "manifest.json").read_text())["features"]
+    inside = [(feature["min"] + feature["max"]) / 2 for feature in features]
+    low_sepal = [features[0]["min"] - 1, *inside[1:]]
+    high_petals = [*inside[:2], features[2]["max"] + 1, features[3]["max"] + 1]
+    predictions = client.post("/predict", json={"instances": [inside, low_sepal, high_petals]}).get_json()["predictions"]
+    assert "out_of_range" not in predictions[0]
+    assert predictions[1]["out_of_range"] == {"sepal_length": "below"}
+    assert predictions[2]["out_of_range"] == {"petal_length": "above", "petal_width": "above"}
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'forest_feature_out_of_range_total{feature="petal_width",side="above"}' in metrics
+    assert client.post("/predict", json=[low_sepal]).get_json() in ([0], [1], [2])  # the seed form stays bare
+
+
 def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/health").get_json()["status"] == "ok"
     manifest = client.get("/model").get_json()
@@ -83,7 +97,8 @@ def test_draining_health_is_503_while_everything_else_is_answered(model_dir):
     health = problem(client.get("/health"), 503)
     assert "stopping" in health["detail"]
     assert client.post("/predict", json=[[5.1, 3.5, 1.4, 0.2]]).get_json() == [0]
-    assert 'reason="draining"' in client.get("/metrics").get_data(as_text=True)
+    assert 'forest_requests_total{endpoint="health",method="GET",status="503"} 1.0' in \
+        client.get("/metrics").get_data(as_text=True)
 
 
 def test_head_answers_headers_without_body(client):

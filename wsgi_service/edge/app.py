@@ -59,7 +59,8 @@ class Service:
         # Set by gunicorn's master on SIGTERM (operations.draining): /health then answers 503.
         self.drain = drain
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
-        self.metrics = ServiceMetrics(contract, model.identity, model.class_names, refusal_reasons())
+        self.metrics = ServiceMetrics(contract, model.identity, model.class_names, refusal_reasons(),
+                                      model.feature_names, model.ranged_features)
         # No slash fixing: a redirect answering a POST would only confuse clients.
         self.url_map = Map(_rules_from(contract), merge_slashes=False, strict_slashes=False)
         # Bound once: matching needs only the path and the method (no host
@@ -180,6 +181,8 @@ class Service:
             raise self._body_too_large()
         answer = self.predictor.answer(decode_json(data))
         self.metrics.predicted(answer.rows, answer.winners)
+        if answer.out_of_range is not None:
+            self.metrics.out_of_range(*answer.out_of_range)
         return Reply(200, encode_json(answer.document), headers=self._model_header, rows=answer.rows)
 
 

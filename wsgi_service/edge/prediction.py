@@ -5,6 +5,11 @@ answers a bare array with one prediction per row, as the original tutorial's
 clients expect; the rich form (``{"instances": [...]}``, rows as arrays or
 named objects) answers, per row, the label, class name and probabilities
 (a classifier) or the value (a regressor), and the model's identity.
+
+Drift is noticed here too: a value outside the range its feature had in
+training (the manifest's min and max) is counted per feature and side, and
+the rich form names the row's such features (``out_of_range``). One native
+pass over the batch (``kernel.outside``); nothing more unless it finds one.
 """
 
 from typing import NamedTuple
@@ -14,6 +19,10 @@ import numpy as np
 from wsgi_service.model.loading import LoadedModel
 from wsgi_service.errors import ContentTooLarge
 from wsgi_service.enforcement.validation import RequestValidator
+from wsgi_service.model.kernel import outside
+
+
+SIDES = ("below", "above")
 
 
 class Answer(NamedTuple):
@@ -23,6 +32,8 @@ class Answer(NamedTuple):
     rows: int
     # Index into the model's classes of each row's prediction (classifiers only).
     winners: np.ndarray | None
+    # Per feature, how many rows fell below and above its training range; None when none did.
+    out_of_range: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Predictor:
@@ -35,6 +46,8 @@ class Predictor:
         self._features = model.feature_names
         self._class_names = model.class_names
         self._labels = model.labels
+        self._low, self._high = model.ranges
+        outside(np.zeros((1, len(self._low))), self._low, self._high)  # compiled here, before gunicorn forks
 
     def answer(self, body: object) -> Answer:
         """Validate ``body`` against the contract and predict every row.
@@ -50,10 +63,19 @@ class Predictor:
         self._validator.check(body)
 
         in_feature_order = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
-        outputs = self.model.evaluate(self.model.matrix(in_feature_order))
-        if self._labels is None:
-            return self._values(outputs[:, 0].tolist(), rich)
-        return self._classes(outputs, rich)
+        matrix = self.model.matrix(in_feature_order)
+        outputs = self.model.evaluate(matrix)
+        answer = self._values(outputs[:, 0].tolist(), rich) if self._labels is None else self._classes(outputs, rich)
+        if not outside(matrix, self._low, self._high):
+            return answer
+        below, above = matrix < self._low, matrix > self._high
+        if rich:
+            for prediction, row_below, row_above in zip(answer.document["predictions"], below, above):
+                if row_below.any() or row_above.any():
+                    prediction["out_of_range"] = {
+                        name: SIDES[int(high)] for name, low, high in zip(self._features, row_below, row_above)
+                        if low or high}
+        return answer._replace(out_of_range=(below.sum(axis=0), above.sum(axis=0)))
 
     def _classes(self, probabilities: np.ndarray, rich: bool) -> Answer:
         # The label is the most probable class, exactly as the estimator's own

@@ -70,6 +70,22 @@ class LoadedModel:
         return [feature["name"] for feature in self.manifest["features"]]
 
     @cached_property
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per feature, the lowest and highest value seen in training (the manifest's min and
+        max); -inf and inf for a feature with none (a categorical one, an import without a sample)."""
+        features = self.manifest["features"]
+        return (np.array([feature.get("min", -np.inf) if "categories" not in feature else -np.inf
+                          for feature in features], dtype=np.float64),
+                np.array([feature.get("max", np.inf) if "categories" not in feature else np.inf
+                          for feature in features], dtype=np.float64))
+
+    @cached_property
+    def ranged_features(self) -> list[str]:
+        """The features that have a training range to fall outside of."""
+        low, high = self.ranges
+        return [name for name, bottom, top in zip(self.feature_names, low, high) if np.isfinite(bottom + top)]
+
+    @cached_property
     def category_words(self) -> dict[str, list[str]]:
         """Per categorical feature (by name): its words, in the order of their indexes."""
         return {feature["name"]: feature["categories"] for feature in self.manifest["features"]

@@ -15,7 +15,10 @@ instead of its SIGTERM handler (``gunicorn_config.when_ready``):
    to the listening socket, so a new connection attempt goes unanswered (the
    client retries its SYN and is refused once the socket is closed) while the
    connections already queued are taken and answered; the master waits until
-   the queue is empty (Linux reports its length in ``TCP_INFO``);
+   the queue is empty (Linux reports its length in ``TCP_INFO``). Where the
+   filter cannot be attached (some kernels require CAP_NET_ADMIN for it, which
+   an unprivileged container lacks) a warning says so, and connections that
+   are still queued when the socket closes are reset, as without a drain;
 3. gunicorn's own graceful stop: listeners closed, each worker finishes the
    request in hand and exits, the master exits 0.
 
@@ -45,6 +48,8 @@ _DROP_EVERYTHING = struct.pack("HBBI", 0x06, 0, 0, 0)  # BPF_RET | BPF_K, k = 0
 # struct tcp_info: the accept queue's length sits in tcpi_unacked for a listening socket.
 _TCP_INFO_BYTES, _UNACKED_OFFSET = 104, 24
 _LAST_REQUEST = struct.Struct("d")
+# The warning's start when the door cannot be closed (the drain drill looks for it).
+DOOR_LEFT_OPEN = "the door stays open"
 
 
 class DrainState:
@@ -88,7 +93,14 @@ def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> 
         time.sleep(_POLL_SECONDS)
     sockets = [listener.sock for listener in server.LISTENERS
                if listener.sock.family in (socket.AF_INET, socket.AF_INET6)]
-    closed = [sock for sock in sockets if _close_the_door(sock)]
+    closed = []
+    for sock in sockets:
+        refused = _close_the_door(sock)
+        if refused:
+            server.log.warning("%s %s: connections still queued when the socket closes are reset",
+                               DOOR_LEFT_OPEN, refused)
+        else:
+            closed.append(sock)
     deadline = time.monotonic() + DOOR_SECONDS
     while any(_queued(sock) for sock in closed) and time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS)
@@ -98,17 +110,18 @@ def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> 
     raise StopIteration
 
 
-def _close_the_door(sock: socket.socket) -> bool:
+def _close_the_door(sock: socket.socket) -> str:
     """Drop every packet that reaches the listening socket from now on (not the connections it
-    already made). False where there is no socket filter to attach (not Linux)."""
+    already made); why not, where it cannot be done. Linux only; some kernels also require
+    CAP_NET_ADMIN for a filter on a TCP socket, which an unprivileged container lacks."""
     if not sys.platform.startswith("linux"):
-        return False
+        return "(no socket filters on this platform)"
     program = ctypes.create_string_buffer(_DROP_EVERYTHING, len(_DROP_EVERYTHING))
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, struct.pack("HL", 1, ctypes.addressof(program)))
-    except OSError:
-        return False
-    return True
+    except OSError as error:
+        return f"(SO_ATTACH_FILTER: {error.strerror})"
+    return ""
 
 
 def _queued(sock: socket.socket) -> int:

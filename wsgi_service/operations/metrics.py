@@ -46,9 +46,11 @@ METRICS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class ServiceMetrics:
     """The service's counters, histogram and info gauge, and their exposition."""
 
-    def __init__(self, contract: dict, identity: dict, class_names: list[str], refusal_reasons: list[str]):
+    def __init__(self, contract: dict, identity: dict, class_names: list[str], refusal_reasons: list[str],
+                 feature_names: list[str] = (), ranged_features: list[str] = ()):
         """Series for every operation of ``contract``, each name in ``class_names`` (a
-        classifier's; empty for a regressor) and each of ``refusal_reasons``."""
+        classifier's; empty for a regressor), each of ``refusal_reasons``, and each side of
+        every feature of ``ranged_features`` (those with a training range, among ``feature_names``)."""
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 
         multiproc_dir = os.environ.get(ENV_MULTIPROC_DIR)
@@ -90,6 +92,12 @@ class ServiceMetrics:
             by_class = Counter(f"{PREFIX}predictions", "Rows predicted, by predicted class.", ["class_name"],
                                registry=registry)
             self._by_class = [by_class.labels(name) for name in class_names]
+        out_of_range = Counter(f"{PREFIX}feature_out_of_range", "Rows whose value of a feature fell outside its "
+                               "training range (the manifest's min and max), by feature and side: drift.",
+                               ["feature", "side"], registry=registry)
+        # Per side, per feature position: its series, or None for a feature without a range.
+        self._out_of_range = [[out_of_range.labels(name, side) if name in ranged_features else None
+                               for name in feature_names] for side in ("below", "above")]
         # A gauge, not an Info: multiprocess mode supports no Info. "max" keeps the 1 that the
         # master sets when it loads the app before forking (preload_app).
         info = Gauge(f"{PREFIX}model_info", "The model being served: always 1, its identity in the labels.",
@@ -119,6 +127,12 @@ class ServiceMetrics:
         for child, count in zip(self._by_class, np.bincount(winners, minlength=len(self._by_class)).tolist()):
             if count:
                 child.inc(count)
+
+    def out_of_range(self, below: np.ndarray, above: np.ndarray) -> None:
+        """Count, per feature, the rows below and above its training range (counts by position)."""
+        for series, counts in zip(self._out_of_range, (below, above)):
+            for position in np.flatnonzero(counts).tolist():
+                series[position].inc(int(counts[position]))
 
     def refused(self, reason: str | None) -> None:
         """Count a request refused for what it sent; other problems (404, 405, 500) have no reason."""
