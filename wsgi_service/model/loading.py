@@ -73,11 +73,9 @@ class LoadedModel:
     def ranges(self) -> tuple[np.ndarray, np.ndarray]:
         """Per feature, the lowest and highest value seen in training (the manifest's min and
         max); -inf and inf for a feature with none (a categorical one, an import without a sample)."""
-        features = self.manifest["features"]
-        return (np.array([feature.get("min", -np.inf) if "categories" not in feature else -np.inf
-                          for feature in features], dtype=np.float64),
-                np.array([feature.get("max", np.inf) if "categories" not in feature else np.inf
-                          for feature in features], dtype=np.float64))
+        features = self.manifest["features"]  # a categorical feature records words, never min and max
+        return (np.array([feature.get("min", -np.inf) for feature in features], dtype=np.float64),
+                np.array([feature.get("max", np.inf) for feature in features], dtype=np.float64))
 
     @cached_property
     def ranged_features(self) -> list[str]:

@@ -87,28 +87,26 @@ class ServerSettings:
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise StartupError(f"{name} must be a positive integer, got {raw!r}")
-    return value
+    return _number(environ, name, default, int, lambda value: value >= 1, "a positive integer")
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    return _number(environ, name, default, float, lambda value: 0 <= value <= 3600,
+                   "a number of seconds from 0 to 3600")
+
+
+def _number(environ: Mapping[str, str], name: str, default, parse, valid, what: str):
+    """``name``'s value parsed by ``parse`` (``default`` when unset or empty), refused in one line
+    naming the variable unless ``valid``."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise StartupError(f"{name} must be a number of seconds from 0 to 3600, got {raw!r}")
+        value = None
+    if value is None or not valid(value):
+        raise StartupError(f"{name} must be {what}, got {raw!r}")
     return value
 
 
