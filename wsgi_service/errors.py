@@ -89,6 +89,11 @@ class ContractViolation(Problem):
     status, title, reason = 422, "Unprocessable Content", "contract_violation"
 
 
+class InvalidInferenceRequest(ContractViolation):
+    """A contract violation on the Open Inference Protocol's routes: the protocol answers 400."""
+    status, title = 400, "Bad Request"
+
+
 class Draining(Problem):
     """/health while the instance stops: not the client's fault, so no refusal reason
     (``forest_requests_total`` counts the 503s)."""

@@ -78,7 +78,7 @@ def contract(pytestconfig) -> Contract:
 def client(pytestconfig, contract) -> Client:
     client = Client(pytestconfig.getoption("base_url"), pytestconfig.getoption("request_timeout"))
     try:
-        client.wait_until_ready(contract.operation(HEALTH).path, pytestconfig.getoption("wait"))
+        client.wait_until_ready(contract.operation(HEALTH).target, pytestconfig.getoption("wait"))
     except NeverReady as never:
         pytest.exit(f"the deployment never became ready: {never}", returncode=EXIT_NEVER_READY)
     return client
@@ -88,7 +88,7 @@ def client(pytestconfig, contract) -> Client:
 def manifest(client, contract) -> dict:
     """The served model's manifest, as ``/model`` documents it."""
     operation = contract.operation(MODEL)
-    exchange = client.send(operation.method, operation.path)
+    exchange = client.send(operation.method, operation.target)
     return expect_answer(contract, operation, exchange, contract.success_status(operation))
 
 
@@ -109,7 +109,7 @@ def predict(client, contract):
     operation = contract.operation(PREDICT)
 
     def send(body: bytes):
-        exchange = client.send(operation.method, operation.path, data=body)
+        exchange = client.send(operation.method, operation.target, data=body)
         return expect_answer(contract, operation, exchange, contract.success_status(operation)), exchange
     return send
 

@@ -12,6 +12,7 @@ against its schema.
 """
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from jsonschema.exceptions import relevance
 from jsonschema.protocols import Validator
@@ -22,6 +23,7 @@ from contract.suite.exchanges import JSON_MEDIA_TYPE, Exchange, expect, is_json,
 SHOWN_SCHEMA_ERRORS = 3
 # The operationIds whose meaning behavioural checks rely on; paths come from the document.
 PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX = "predict", "health", "model", "contract", "index"
+V2_INFER, V2_VERSION_INFER = "v2_infer", "v2_version_infer"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Operation:
     path: str
     method: str
     spec: dict
+    # The path to request: each ``{parameter}`` filled with the first value its schema admits.
+    target: str
 
     @property
     def name(self) -> str:
@@ -40,8 +44,9 @@ class Contract:
 
     def __init__(self, document: dict):
         self.document = document
-        self.operations = [Operation(*found) for found in operations(document)]
         self._validators: dict[str, Validator] = {}
+        self.operations = [Operation(path, method, spec, self._filled(path, method, spec))
+                           for path, method, spec in operations(document)]
 
     def at(self, pointer: str) -> object:
         node = self.document
@@ -104,6 +109,17 @@ class Contract:
 
     def _operation_pointer(self, operation: Operation) -> str:
         return pointer_to("paths", operation.path, operation.method)
+
+    def _filled(self, path: str, method: str, spec: dict) -> str:
+        """``path`` with each path parameter replaced by its schema's first ``enum`` value (or ``example``)."""
+        filled = path
+        for index in range(len(spec.get("parameters", []))):
+            parameter = self.at(self.resolved(pointer_to("paths", path, method, "parameters", str(index))))
+            if parameter["in"] == "path":
+                schema = parameter.get("schema", {})
+                value = schema["enum"][0] if "enum" in schema else parameter.get("example", schema.get("example"))
+                filled = filled.replace(f"{{{parameter['name']}}}", quote(str(value), safe=""))
+        return filled
 
 
 def schema_errors(contract: Contract, schema_pointer: str, value: object) -> list[str]:

@@ -11,7 +11,7 @@ REQUEST_ID = "X-Request-ID"
 
 def _send(client, operation, body, headers=None):
     data = None if body is None else encode(body)
-    return client.send(operation.method, operation.path, data=data, headers=headers)
+    return client.send(operation.method, operation.target, data=data, headers=headers)
 
 
 def test_documented_exchange(client, contract, documented_request):

@@ -6,7 +6,8 @@ positive and negative), checked by every built-in check: no 5xx, every
 response as the contract documents it (status, media type, headers, schema),
 valid data accepted, invalid data refused, 405 with ``Allow`` for other
 methods; and every answer that is not a 2xx an RFC 9457 problem. /predict
-gets most of the requests: it is the only operation with a body.
+gets most of the requests, then the Open Inference Protocol's two infer
+paths: the operations with a body.
 """
 
 import pytest
@@ -24,9 +25,12 @@ from tests.support.profiles import examples
 # about 2,100 requests to /predict and 450 to the others, in 45 s.
 # Under the quick profile (``tests/support/profiles.py``) all four are scaled down alike.
 PREDICT_EXAMPLES = examples(2_000)
-OTHER_EXAMPLES = examples(100)  # for each of the four GET operations
+OTHER_EXAMPLES = examples(100)  # for each GET operation
+INFER_EXAMPLES = examples(400)  # for each of V2's two infer paths
 MIN_PREDICT_REQUESTS = examples(1_900)
 MIN_OTHER_REQUESTS = examples(300)
+MIN_INFER_REQUESTS = examples(350)
+INFER = "^v2_(version_)?infer$"
 
 schema = schemathesis.pytest.from_fixture("served_schema")
 
@@ -69,6 +73,7 @@ def counting_session(minimum):
 
 predict_session = counting_session(MIN_PREDICT_REQUESTS)
 other_session = counting_session(MIN_OTHER_REQUESTS)
+infer_session = counting_session(MIN_INFER_REQUESTS)
 
 
 def errors_are_problems(ctx, response, case):
@@ -92,6 +97,25 @@ def test_predict_answers_as_the_contract_says(case, predict_session):
     call_and_check(case, predict_session)
 
 
+@schema.include(operation_id_regex=INFER).parametrize()
+@settings(max_examples=INFER_EXAMPLES)
+def test_open_inference_answers_as_the_contract_says(case, infer_session):
+    call_and_check(filling_the_shape(case), infer_session)
+
+
+def filling_the_shape(case):
+    """A valid case whose data fills its shape: the one rule of the V2 request JSON Schema cannot
+    state (rows x features values). Its refusal, 400 pointing at the data, is tested in
+    tests/unit/test_open_inference.py and by the contract suite."""
+    if case.meta is not None and not case.meta.generation.mode.is_negative and isinstance(case.body, dict):
+        tensor = case.body["inputs"][0]
+        width = tensor["shape"][1]
+        rows = -(-len(tensor["data"]) // width)
+        tensor["data"] = (tensor["data"] * width)[:rows * width]
+        tensor["shape"][0] = rows
+    return case
+
+
 # By method, not by excluding predict: schemathesis leaves out the operation
 # its schema was loaded from (GET /openapi.json) unless a filter names it.
 @schema.include(method="GET").parametrize()
@@ -104,8 +128,9 @@ def test_the_fuzz_tests_cover_every_operation(loaded_schema):
     served = {f"{method.upper()} {path}" for path, item in loaded_schema.raw_schema["paths"].items()
               for method in item if method in HTTP_METHODS}
     predict = {operation.label for operation in _operations(loaded_schema.include(operation_id="predict"))}
+    infer = {operation.label for operation in _operations(loaded_schema.include(operation_id_regex=INFER))}
     others = {operation.label for operation in _operations(loaded_schema.include(method="GET"))}
-    assert predict | others == served
+    assert predict | infer | others == served
 
 
 def _operations(schema):

@@ -22,11 +22,16 @@ def _regressor_outcome(schemas):
     schemas["Prediction"] = {"type": "object", "properties": {"value": {"type": "number"}}}
 
 
+def _v2_other_width(schemas):
+    schemas["V2ModelMetadata"]["const"]["inputs"][0]["shape"] = [-1, 5]
+
+
 @pytest.mark.parametrize("edit, message", [
     (_row_of_five, "at /components/schemas/Row/minItems: contract 5, model 4"),
     (_renamed_class, 'at /components/schemas/ClassName/enum: contract ["setosa-ish", '),
     (_regressor_outcome, "at /components/schemas/Label: contract nothing, model {"),
-], ids=["row-length", "class-name", "regression-contract"])
+    (_v2_other_width, 'at /components/schemas/V2ModelMetadata/const/inputs: contract [{"name": "input-0"'),
+], ids=["row-length", "class-name", "regression-contract", "v2-metadata"])
 def test_contract_that_disagrees_with_model_is_refused(model_dir, tmp_path, edit, message):
     contract = load_contract()
     edit(contract["components"]["schemas"])

@@ -83,9 +83,10 @@ def test_health_model_index_and_contract(client, model_dir):
     assert serving["path"] == "compiled forest" and "equal to scikit-learn" in serving["detail"]
     assert client.get("/openapi.json").data == CONTRACT_PATH.read_bytes()
     index = client.get("/").get_json()
-    assert {(e["method"], e["path"]) for e in index["endpoints"]} == {
+    assert {(e["method"], e["path"]) for e in index["endpoints"] if not e["path"].startswith("/v2")} == {
         ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
         ("GET", "/")}
+    assert ("POST", "/v2/models/{model_name}/infer") in {(e["method"], e["path"]) for e in index["endpoints"]}
 
 
 def test_draining_health_is_503_while_everything_else_is_answered(model_dir):

@@ -209,10 +209,22 @@ def test_valid_bodies_never_reach_jsonschema(monkeypatch):
         assert VALIDATOR.violations(example["value"]) == []
 
 
+@pytest.mark.parametrize("value", [0, 1, 3, -2, 10**30, -10**30, 0.0, 1.0, 3.0, 1.5, -0.5, True, False, "1", None, [1]])
+def test_an_integer_is_an_int_and_an_integral_float_is_left_to_jsonschema(value):
+    """Sound, not complete: 1.0 is an integer to jsonschema; the predicate's no sends it there."""
+    schema = {"type": "integer", "minimum": 1}
+    document = {"components": {"schemas": {"Root": schema}}}
+    compiled = compile_schema(document, ROOT)(value)
+    reference = schema_validator(document, ROOT).is_valid(value)
+    if type(value) is float and value.is_integer():
+        assert compiled is False
+    else:
+        assert compiled is reference
+
+
 @pytest.mark.parametrize("schema, pointer", [
     ({"type": "number", "multipleOf": 0.5}, ROOT),
     ({"type": "string", "format": "date-time"}, ROOT),
-    ({"type": "integer"}, ROOT),
     ({"prefixItems": [{"type": "number"}]}, ROOT),
     ({"type": "array", "prefixItems": []}, ROOT),
     ({"type": "array", "prefixItems": {"type": "number"}}, ROOT),

@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from importlib import metadata
 from time import perf_counter
 from urllib.parse import quote
 
@@ -21,8 +22,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wsgi import get_input_stream
 
 from contract import operations
+from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
 from wsgi_service.edge.decoding import decode_json
-from wsgi_service.edge.prediction import Predictor
+from wsgi_service.edge.open_inference import OpenInference
+from wsgi_service.edge.prediction import Answer, Predictor
 from wsgi_service.errors import (
     BodyTooLarge,
     Draining,
@@ -47,6 +50,8 @@ log = logging.getLogger("wsgi_service")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MODEL_HEADER = "X-Model"
+# The distribution whose name and version the Open Inference Protocol's server metadata gives.
+DISTRIBUTION = "wsgi-forest-service"
 
 
 class Service:
@@ -59,6 +64,9 @@ class Service:
         # Set by gunicorn's master on SIGTERM (operations.draining): /health then answers 503.
         self.drain = drain
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
+        # The Open Inference Protocol (V2), when the contract has it (a model over numbers only).
+        schemas = contract["components"]["schemas"]
+        self.open_inference = OpenInference(self.predictor, contract) if "V2ModelMetadata" in schemas else None
         self.metrics = ServiceMetrics(contract, model.identity, model.class_names, refusal_reasons(),
                                       model.feature_names, model.ranged_features)
         # No slash fixing: a redirect answering a POST would only confuse clients.
@@ -75,6 +83,13 @@ class Service:
         self._manifest_reply = Reply(200, encode_json({**model.manifest, "serving": model.serving}))
         self._health_reply = Reply(200, encode_json({"status": "ok", "model": model.identity}))
         self._model_header = ((MODEL_HEADER, model_header_value(model.identity)),)
+        self._v2_server_reply = Reply(200, encode_json({"name": DISTRIBUTION, "version": _distribution_version(),
+                                                        "extensions": []}))
+        self._v2_live_reply = Reply(200, encode_json({"live": True}))
+        self._v2_ready_reply = Reply(200, encode_json({"ready": True}))
+        self._v2_model_ready_reply = Reply(200, encode_json({"name": model.identity["name"], "ready": True}))
+        if self.open_inference is not None:
+            self._v2_metadata_reply = Reply(200, encode_json(self.open_inference.metadata))
         self._index_reply = Reply(200, encode_json({
             "name": contract["info"]["title"],
             "contract": "/openapi.json",
@@ -101,15 +116,16 @@ class Service:
             endpoint, values = self._routes.match(path, method)
             reply = getattr(self, f"on_{endpoint}")(environ, **values)
         except Problem as problem:
-            reply = self._refuse(problem, request_id)
+            reply = self._refuse(problem, request_id, path)
         except HTTPException as error:
-            reply = self._refuse(self._problem_from_werkzeug(error), request_id)
+            reply = self._refuse(self._problem_from_werkzeug(error), request_id, path)
         except Exception:
             # The traceback goes to the log only: the client gets the request id to quote.
             log.exception("unhandled error [request_id=%s] %s %s", request_id, method, path,
                           extra={"fields": {"request_id": request_id, "method": method, "path": path}})
             reply = problem_reply(InternalError("The server failed to answer this request; "
-                                                "it is logged under the request id."), request_id)
+                                                "it is logged under the request id."), request_id,
+                                  _speaks_open_inference(path))
         start_response(STATUS_LINES[reply.status], [
             ("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
             (REQUEST_ID_HEADER, request_id), ("X-Content-Type-Options", "nosniff"), *reply.headers])
@@ -118,9 +134,9 @@ class Service:
         log_request(environ, request_id, method, path, reply.status, seconds, reply.rows)
         return [] if method == "HEAD" else [reply.body]
 
-    def _refuse(self, problem: Problem, request_id: str) -> Reply:
+    def _refuse(self, problem: Problem, request_id: str, path: str) -> Reply:
         self.metrics.refused(problem.reason)
-        return problem_reply(problem, request_id)
+        return problem_reply(problem, request_id, _speaks_open_inference(path))
 
     def _request_id(self, sent: str) -> str:
         return sent if self._request_id_pattern.fullmatch(sent) else secrets.token_hex(16)
@@ -145,9 +161,7 @@ class Service:
         return self._index_reply
 
     def on_health(self, environ: dict) -> Reply:
-        if self.drain.draining:
-            raise Draining("This instance is stopping: it answers what it has accepted; send new requests "
-                           "elsewhere.")
+        self._refuse_while_draining()
         return self._health_reply
 
     def on_model(self, environ: dict) -> Reply:
@@ -160,11 +174,73 @@ class Service:
         return Reply(200, self.metrics.exposition(), METRICS_MEDIA_TYPE)
 
     def on_predict(self, environ: dict) -> Reply:
+        return self._predicted(self.predictor.answer(decode_json(self._json_body(environ))))
+
+    # --- the Open Inference Protocol (V2): routed only when the contract has its paths ---
+
+    def on_v2_server_metadata(self, environ: dict) -> Reply:
+        return self._v2_server_reply
+
+    def on_v2_server_live(self, environ: dict) -> Reply:
+        return self._v2_live_reply
+
+    def on_v2_server_ready(self, environ: dict) -> Reply:
+        self._refuse_while_draining()
+        return self._v2_ready_reply
+
+    def on_v2_model_metadata(self, environ: dict, model_name: str, model_version: str | None = None) -> Reply:
+        self._check_model_named(model_name, model_version)
+        return self._v2_metadata_reply
+
+    def on_v2_model_ready(self, environ: dict, model_name: str, model_version: str | None = None) -> Reply:
+        self._check_model_named(model_name, model_version)
+        self._refuse_while_draining()
+        return self._v2_model_ready_reply
+
+    def on_v2_infer(self, environ: dict, model_name: str, model_version: str | None = None) -> Reply:
+        self._check_model_named(model_name, model_version)
+        if "HTTP_INFERENCE_HEADER_CONTENT_LENGTH" in environ:
+            raise UnsupportedMediaType("This server takes tensor data as JSON only (no binary tensor data "
+                                       "extension); tritonclient: set_data_from_numpy(..., binary_data=False).")
+        body = self._json_body(environ, untyped_is_json=True)
+        return self._predicted(self.open_inference.infer(decode_json(body)))
+
+    on_v2_model_version_metadata = on_v2_model_metadata
+    on_v2_model_version_ready = on_v2_model_ready
+    on_v2_version_infer = on_v2_infer
+
+    # --- what several endpoints share ---
+
+    def _refuse_while_draining(self) -> None:
+        if self.drain.draining:
+            raise Draining("This instance is stopping: it answers what it has accepted; send new requests "
+                           "elsewhere.")
+
+    def _check_model_named(self, name: str, version: str | None) -> None:
+        identity = self.predictor.model.identity
+        if name != identity["name"] or version not in (None, identity["version"]):
+            asked = repr(name) if version is None else f"{name!r} version {version!r}"
+            raise NotFound(f"No model {asked[:200]}: this server serves {identity['name']!r} version "
+                           f"{identity['version']!r}.")
+
+    def _predicted(self, answer: Answer) -> Reply:
+        self.metrics.predicted(answer.rows, answer.winners)
+        if answer.out_of_range is not None:
+            self.metrics.out_of_range(*answer.out_of_range)
+        return Reply(200, encode_json(answer.document), headers=self._model_header, rows=answer.rows)
+
+    def _json_body(self, environ: dict, untyped_is_json: bool = False) -> bytes:
+        """The request's body, once its Content-Type says UTF-8 JSON (or, with ``untyped_is_json``,
+        says nothing), it is not compressed, and it fits MAX_BODY_BYTES."""
         content_type = environ.get("CONTENT_TYPE", "")
         mimetype, params = parse_options_header(content_type)
-        if mimetype.lower() != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        if (content_type or not untyped_is_json) and (
+                mimetype.lower() != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8")):
             raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
                                        f"{content_type[:80] or 'no Content-Type'!r}.")
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "")
+        if encoding.strip().lower() not in ("", "identity"):
+            raise UnsupportedMediaType(f"Send the body uncompressed; got Content-Encoding {encoding[:40]!r}.")
         # One byte over the limit: werkzeug cuts a streamed (chunked) body there
         # without an error, and that extra byte is how we tell "over" from "at".
         try:
@@ -179,11 +255,7 @@ class Service:
                                 errors=[("", "unreadable body")]) from None
         if len(data) > self.settings.max_body_bytes:
             raise self._body_too_large()
-        answer = self.predictor.answer(decode_json(data))
-        self.metrics.predicted(answer.rows, answer.winners)
-        if answer.out_of_range is not None:
-            self.metrics.out_of_range(*answer.out_of_range)
-        return Reply(200, encode_json(answer.document), headers=self._model_header, rows=answer.rows)
+        return data
 
 
 def model_header_value(identity: dict) -> str:
@@ -192,12 +264,25 @@ def model_header_value(identity: dict) -> str:
     return "/".join((quote(identity["name"], safe=""), quote(identity["version"], safe=""), identity["sha256"][:12]))
 
 
+def _speaks_open_inference(path: str) -> bool:
+    """Whether ``path`` is under the Open Inference Protocol's prefix, whose errors carry ``error``."""
+    return path == OPEN_INFERENCE_PREFIX or path.startswith(OPEN_INFERENCE_PREFIX + "/")
+
+
+def _distribution_version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+        return "unknown"
+
+
 def _path_info(environ: dict) -> str:
     """PATH_INFO as text: PEP 3333 hands it over as latin-1 decoded bytes."""
     return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
 
 
 def _rules_from(contract: dict) -> list[Rule]:
-    """One werkzeug rule per contract operation; GET rules answer HEAD too."""
-    return [Rule(path, endpoint=operation["operationId"], methods=[method.upper()])
+    """One werkzeug rule per contract operation (``{name}`` in a path is a werkzeug ``<name>``,
+    any text but a slash); GET rules answer HEAD too."""
+    return [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=operation["operationId"], methods=[method.upper()])
             for path, method, operation in operations(contract)]

@@ -36,6 +36,21 @@ class Answer(NamedTuple):
     out_of_range: tuple[np.ndarray, np.ndarray] | None = None
 
 
+class Evaluation(NamedTuple):
+    """The model's outputs for a matrix of rows, and where the rows left the training ranges."""
+
+    # A classifier's per-class probabilities, or a regressor's values as one column.
+    outputs: np.ndarray
+    winners: np.ndarray | None
+    # Per row and feature, below and above its training range; None when no value is outside.
+    below: np.ndarray | None = None
+    above: np.ndarray | None = None
+
+    def out_of_range(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per feature, how many rows fell below and above its range (``Answer.out_of_range``)."""
+        return None if self.below is None else (self.below.sum(axis=0), self.above.sum(axis=0))
+
+
 class Predictor:
     """Answers decoded request bodies with ``model``'s predictions, each body validated first."""
 
@@ -57,30 +72,43 @@ class Predictor:
         """
         rich = isinstance(body, dict)
         rows = body.get("instances") if rich else body
-        if isinstance(rows, list) and len(rows) > self._max_batch_rows:
-            raise ContentTooLarge(f"The batch has {len(rows)} rows; this server accepts at most "
-                                  f"{self._max_batch_rows} per request.", limit=self._max_batch_rows)
+        if isinstance(rows, list):
+            self.check_batch(len(rows))
         self._validator.check(body)
 
         in_feature_order = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
-        matrix = self.model.matrix(in_feature_order)
-        outputs = self.model.evaluate(matrix)
-        answer = self._values(outputs[:, 0].tolist(), rich) if self._labels is None else self._classes(outputs, rich)
-        if not outside(matrix, self._low, self._high):
+        evaluation = self.evaluate(self.model.matrix(in_feature_order))
+        outputs = evaluation.outputs
+        answer = self._values(outputs[:, 0].tolist(), rich) if self._labels is None else \
+            self._classes(outputs, evaluation.winners, rich)
+        if evaluation.below is None:
             return answer
-        below, above = matrix < self._low, matrix > self._high
         if rich:
-            for prediction, row_below, row_above in zip(answer.document["predictions"], below, above):
+            for prediction, row_below, row_above in zip(answer.document["predictions"], evaluation.below,
+                                                        evaluation.above):
                 if row_below.any() or row_above.any():
                     prediction["out_of_range"] = {
                         name: SIDES[int(high)] for name, low, high in zip(self._features, row_below, row_above)
                         if low or high}
-        return answer._replace(out_of_range=(below.sum(axis=0), above.sum(axis=0)))
+        return answer._replace(out_of_range=evaluation.out_of_range())
 
-    def _classes(self, probabilities: np.ndarray, rich: bool) -> Answer:
-        # The label is the most probable class, exactly as the estimator's own
-        # predict() derives it (first of equals on a tie).
-        winners = probabilities.argmax(axis=1)
+    def check_batch(self, rows: int) -> None:
+        """``ContentTooLarge`` for a batch of more rows than this server accepts."""
+        if rows > self._max_batch_rows:
+            raise ContentTooLarge(f"The batch has {rows} rows; this server accepts at most "
+                                  f"{self._max_batch_rows} per request.", limit=self._max_batch_rows)
+
+    def evaluate(self, matrix: np.ndarray) -> Evaluation:
+        """The model's outputs for ``matrix`` (valid rows in feature order); for a classifier the
+        label is the most probable class, exactly as the estimator's own predict() derives it (first
+        of equals on a tie)."""
+        outputs = self.model.evaluate(matrix)
+        winners = None if self._labels is None else outputs.argmax(axis=1)
+        if not outside(matrix, self._low, self._high):
+            return Evaluation(outputs, winners)
+        return Evaluation(outputs, winners, matrix < self._low, matrix > self._high)
+
+    def _classes(self, probabilities: np.ndarray, winners: np.ndarray, rich: bool) -> Answer:
         labels = self._labels.take(winners).tolist()
         if not rich:
             return Answer(labels, len(labels), winners)

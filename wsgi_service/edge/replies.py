@@ -27,7 +27,15 @@ def encode_json(document: object) -> bytes:
     return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
-def problem_reply(problem: Problem, request_id: str) -> Reply:
-    """The RFC 9457 answer to ``problem``: problem+json, its status, its headers."""
-    body = json.dumps(problem.to_dict(request_id), separators=(",", ":")).encode()
+def problem_reply(problem: Problem, request_id: str, error_member: bool = False) -> Reply:
+    """The RFC 9457 answer to ``problem``: problem+json, its status, its headers.
+
+    ``error_member`` adds the Open Inference Protocol's ``error``: the detail
+    and the first pointers in one line, where a V2 client reads its message.
+    """
+    document = problem.to_dict(request_id)
+    if error_member:
+        document["error"] = " ".join([problem.detail, "; ".join(f"{pointer or '/'}: {message}"
+                                                                 for pointer, message in problem.errors[:3])]).strip()
+    body = json.dumps(document, separators=(",", ":")).encode()
     return Reply(problem.status, body, PROBLEM_MEDIA_TYPE, tuple(problem.headers.items()))

@@ -6,7 +6,8 @@ hold would do the same for large numbers. Both are caught here, once.
 
 The model's side of the comparison is what ``contract.generate`` writes for
 this model's manifest: every schema that depends on the model (rows, labels,
-class names, predictions) must be exactly the generated one.
+class names, predictions, the Open Inference Protocol's tensors) must be
+exactly the generated one.
 """
 
 import json
@@ -27,7 +28,8 @@ def check_contract_fits_model(contract: dict, model: LoadedModel) -> None:
     schemas = contract["components"]["schemas"]
     template = load_template()  # read once: the generated schemas and their names both come from it
     generated = generate_contract(model.manifest, [], [], template)["components"]["schemas"]
-    for name in model_schema_names(template):
+    beyond_template = [name for name in generated if name not in template["components"]["schemas"]]
+    for name in [*model_schema_names(template), *beyond_template]:
         difference = _first_difference(schemas.get(name), generated.get(name), ("components", "schemas", name))
         if difference:
             where, in_contract, for_model = difference

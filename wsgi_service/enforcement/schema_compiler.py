@@ -10,7 +10,7 @@ flattened list (or, under ``prefixItems``, one list per position), and a
 its branch.
 
 Only the keywords named in ``SUPPORTED`` are understood. Any other keyword
-(``format``, ``pattern``, ``integer`` as a type, ...) makes ``compile_schema``
+(``format``, ``pattern``, ``multipleOf``, ...) makes ``compile_schema``
 raise ``UnsupportedSchema``, and the caller keeps using jsonschema alone.
 
 The predicate is sound but not complete: it never accepts what jsonschema
@@ -30,11 +30,13 @@ from contract import pointer_to
 
 # A JSON type name and the exact Python types that JSON decoding gives it.
 # Exact, never isinstance: bool is a subclass of int yet is no JSON number.
-# "integer" is missing on purpose: jsonschema counts 1.0 as one.
+# "integer" is an int only, though jsonschema counts 1.0 as one too: the
+# predicate may refuse what jsonschema accepts (its no means "ask jsonschema").
 _PYTHON_TYPES = {
     "null": frozenset({type(None)}),
     "boolean": frozenset({bool}),
     "number": frozenset({int, float}),
+    "integer": frozenset({int}),
     "string": frozenset({str}),
     "array": frozenset({list}),
     "object": frozenset({dict}),
@@ -56,7 +58,7 @@ _BOUNDS = {"minimum": (min, ge), "exclusiveMinimum": (min, gt),
            "maximum": (max, le), "exclusiveMaximum": (max, lt)}
 SUPPORTED = _ANNOTATIONS | _TYPED_KEYWORDS.keys() | {"type", "enum", "$ref", "oneOf", "anyOf"}
 # The JSON type of each exact Python type, to tell which values an ``enum`` member can equal.
-_JSON_TYPE_OF = {python_type: name for name, python_types in _PYTHON_TYPES.items()
+_JSON_TYPE_OF = {python_type: name for name, python_types in _PYTHON_TYPES.items() if name != "integer"
                  for python_type in python_types}
 _SCALAR_TYPES = ("null", "boolean", "number", "string")
 
@@ -154,10 +156,11 @@ class _Compiler:
             raise UnsupportedSchema(f"{where}: unsupported type {schema['type']!r}")
         accepted = frozenset().union(*(_PYTHON_TYPES[name] for name in names))
         keywords = schema.keys() & _TYPED_KEYWORDS.keys()
-        if keywords and {_TYPED_KEYWORDS[keyword] for keyword in keywords} != set(names):
+        kinds = {"number" if name == "integer" else name for name in names}  # an integer's bounds are a number's
+        if keywords and {_TYPED_KEYWORDS[keyword] for keyword in keywords} != kinds:
             raise UnsupportedSchema(f"{where}: {sorted(keywords)} beside type {schema['type']!r}")
         contents_valid = {"number": self._numbers, "array": self._arrays,
-                          "object": self._objects}[names[0]](schema, where) if keywords else None
+                          "object": self._objects}[kinds.pop()](schema, where) if keywords else None
 
         def all_valid(values: list) -> bool:
             # The type pass first, so that the contents checks see only their own type.

@@ -46,7 +46,9 @@ class RequestValidator:
     its no only sends the body to jsonschema, which may still find it valid.
     """
 
-    def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA):
+    def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA,
+                 refusal: type[ContractViolation] = ContractViolation):
+        self._refusal = refusal
         self._proves_valid = _compiled_or_nothing(contract, schema_pointer)
         self._schema_violations = SchemaViolations(contract, schema_pointer, skip_proven_items=True)
 
@@ -60,8 +62,7 @@ class RequestValidator:
         errors = self.violations(body)
         if errors:
             places = "place" if len(errors) == 1 else "places"
-            raise ContractViolation(f"The body breaks the contract in {len(errors)} {places}.",
-                                    errors=errors)
+            raise self._refusal(f"The body breaks the contract in {len(errors)} {places}.", errors=errors)
 
 
 def _compiled_or_nothing(contract: dict, schema_pointer: str) -> Callable[[object], bool]:
