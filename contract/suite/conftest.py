@@ -55,8 +55,9 @@ def pytest_report_header(config):
 CASES = {
     "operation": lambda contract: [(op, op.name) for op in contract.operations],
     "documented_request": lambda contract: [
-        ((op, body), f"{op.name} {name}".strip())
-        for op in contract.operations for name, body in (contract.request_examples(op) or {"": None}).items()],
+        ((op, path, body), f"{op.method.upper()} {path} {name}".strip())
+        for op in contract.operations for path in contract.concrete_paths(op)
+        for name, body in (contract.request_examples(op) or {"": None}).items()],
     "path": lambda contract: [(path, path) for path in contract.document["paths"]],
     "violation": lambda contract: [(violation, violation.name) for violation in violations(contract)],
 }

@@ -7,11 +7,16 @@ documented for the operation (exactly, as ``4XX``, or as ``default``), its
 media type is one the response object lists (with every parameter the listed
 one names, as ``text/plain; version=0.0.4``), its body (parsed as JSON for a
 JSON media type, else read as text) is valid against that media type's
-schema, and every header the response object lists is present and valid
-against its schema.
+schema (a media type listed without one, as OpenAPI 3.1 lists bytes such as an
+image, admits any body), and every header the response object lists is
+present and valid against its schema. A path with parameters
+(``/docs/{asset}``) is called with each value its parameters enumerate.
 """
 
+import itertools
+import re
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 from jsonschema.exceptions import relevance
 from jsonschema.protocols import Validator
@@ -21,7 +26,8 @@ from contract.suite.exchanges import JSON_MEDIA_TYPE, Exchange, expect, is_json,
 
 SHOWN_SCHEMA_ERRORS = 3
 # The operationIds whose meaning behavioural checks rely on; paths come from the document.
-PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX = "predict", "health", "model", "contract", "index"
+PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX, DOCS = "predict", "health", "model", "contract", "index", "docs"
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,39 @@ class Contract:
             if op.spec.get("operationId") == operation_id:
                 return op
         raise LookupError(f"the contract documents no operation {operation_id!r}")
+
+    def concrete_paths(self, operation: Operation) -> list[str]:
+        """The operation's path with each path parameter replaced by each value its schema
+        enumerates (or by its example): the paths a check calls. The path itself when it has none."""
+        values = {}
+        for pointer in (pointer_to("paths", operation.path), self._operation_pointer(operation)):
+            for index in range(len(self.at(pointer).get("parameters", []))):
+                where = self.resolved(f"{pointer}/parameters/{index}")
+                parameter = self.at(where)
+                if parameter["in"] == "path":
+                    schema = self.at(self.resolved(where + pointer_to("schema")))
+                    values[parameter["name"]] = schema.get("enum") or (
+                        [parameter["example"]] if "example" in parameter else [])
+        names = _PATH_PARAMETER.findall(operation.path)
+        for name in names:
+            if not values.get(name):
+                raise LookupError(f"{operation.name}: the contract gives no value for the path parameter "
+                                  f"{name!r} to call it with (an enum or an example)")
+        paths = []
+        for chosen in itertools.product(*(values[name] for name in names)):
+            value_of = dict(zip(names, chosen))
+            paths.append(_PATH_PARAMETER.sub(lambda found: quote(str(value_of[found[1]]), safe=""), operation.path))
+        return paths
+
+    def operation_at(self, method: str, url_path: str) -> Operation | None:
+        """The operation that documents ``method`` on this concrete path (its query ignored), if any."""
+        path = urlsplit(url_path).path
+        for op in self.operations:
+            pattern = "".join("[^/]+" if index % 2 else re.escape(part)
+                              for index, part in enumerate(_PATH_PARAMETER.split(op.path)))
+            if op.method == method.lower() and re.fullmatch(pattern, path):
+                return op
+        return None
 
     def schema(self, name: str) -> dict:
         return self.at(self.resolved(pointer_to("components", "schemas", name)))
@@ -129,6 +168,8 @@ def expect_documented(contract: Contract, response_pointer: str, exchange: Excha
     expect(media is not None,
            f"Content-Type {exchange.headers.get('Content-Type') or '(none)'} is not documented for this response; "
            f"documented: {', '.join(content)}", exchange)
+    if "schema" not in content[media]:  # bytes of any kind
+        return exchange.response.content
     body = exchange.json() if is_json(exchange.media_type) else exchange.text()
     errors = schema_errors(contract, response_pointer + pointer_to("content", media, "schema"), body)
     expect(not errors, f"the body breaks the documented schema: {'; '.join(errors)}", exchange)

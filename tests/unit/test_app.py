@@ -85,7 +85,7 @@ def test_health_model_index_and_contract(client, model_dir):
     index = client.get("/").get_json()
     assert {(e["method"], e["path"]) for e in index["endpoints"]} == {
         ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
-        ("GET", "/")}
+        ("GET", "/"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
 
 
 def test_draining_health_is_503_while_everything_else_is_answered(model_dir):
