@@ -55,8 +55,9 @@ def pytest_report_header(config):
 CASES = {
     "operation": lambda contract: [(op, op.name) for op in contract.operations],
     "documented_request": lambda contract: [
-        ((op, body), f"{op.name} {name}".strip())
-        for op in contract.operations for name, body in (contract.request_examples(op) or {"": None}).items()],
+        ((op, path, body), f"{op.method.upper()} {path} {name}".strip())
+        for op in contract.operations for path in contract.concrete_paths(op)
+        for name, body in (contract.request_examples(op) or {"": None}).items()],
     "path": lambda contract: [(path, path) for path in contract.document["paths"]],
     "violation": lambda contract: [(violation, violation.name) for violation in violations(contract)],
 }
@@ -78,7 +79,7 @@ def contract(pytestconfig) -> Contract:
 def client(pytestconfig, contract) -> Client:
     client = Client(pytestconfig.getoption("base_url"), pytestconfig.getoption("request_timeout"))
     try:
-        client.wait_until_ready(contract.operation(HEALTH).target, pytestconfig.getoption("wait"))
+        client.wait_until_ready(contract.operation(HEALTH).path, pytestconfig.getoption("wait"))
     except NeverReady as never:
         pytest.exit(f"the deployment never became ready: {never}", returncode=EXIT_NEVER_READY)
     return client
@@ -88,7 +89,7 @@ def client(pytestconfig, contract) -> Client:
 def manifest(client, contract) -> dict:
     """The served model's manifest, as ``/model`` documents it."""
     operation = contract.operation(MODEL)
-    exchange = client.send(operation.method, operation.target)
+    exchange = client.send(operation.method, operation.path)
     return expect_answer(contract, operation, exchange, contract.success_status(operation))
 
 
@@ -109,7 +110,7 @@ def predict(client, contract):
     operation = contract.operation(PREDICT)
 
     def send(body: bytes):
-        exchange = client.send(operation.method, operation.target, data=body)
+        exchange = client.send(operation.method, operation.path, data=body)
         return expect_answer(contract, operation, exchange, contract.success_status(operation)), exchange
     return send
 

@@ -7,12 +7,16 @@ documented for the operation (exactly, as ``4XX``, or as ``default``), its
 media type is one the response object lists (with every parameter the listed
 one names, as ``text/plain; version=0.0.4``), its body (parsed as JSON for a
 JSON media type, else read as text) is valid against that media type's
-schema, and every header the response object lists is present and valid
-against its schema.
+schema (a media type listed without one, as OpenAPI 3.1 lists bytes such as an
+image, admits any body), and every header the response object lists is
+present and valid against its schema. A path with parameters
+(``/docs/{asset}``) is called with each value its parameters enumerate.
 """
 
+import itertools
+import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jsonschema.exceptions import relevance
 from jsonschema.protocols import Validator
@@ -22,7 +26,8 @@ from contract.suite.exchanges import JSON_MEDIA_TYPE, Exchange, expect, is_json,
 
 SHOWN_SCHEMA_ERRORS = 3
 # The operationIds whose meaning behavioural checks rely on; paths come from the document.
-PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX = "predict", "health", "model", "contract", "index"
+PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX, DOCS = "predict", "health", "model", "contract", "index", "docs"
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 V2_INFER, V2_VERSION_INFER = "v2_infer", "v2_version_infer"
 
 
@@ -31,8 +36,6 @@ class Operation:
     path: str
     method: str
     spec: dict
-    # The path to request: each ``{parameter}`` filled with the first value its schema admits.
-    target: str
 
     @property
     def name(self) -> str:
@@ -45,8 +48,7 @@ class Contract:
     def __init__(self, document: dict):
         self.document = document
         self._validators: dict[str, Validator] = {}
-        self.operations = [Operation(path, method, spec, self._filled(path, method, spec))
-                           for path, method, spec in operations(document)]
+        self.operations = [Operation(*found) for found in operations(document)]
 
     def at(self, pointer: str) -> object:
         node = self.document
@@ -66,6 +68,39 @@ class Contract:
             if op.spec.get("operationId") == operation_id:
                 return op
         raise LookupError(f"the contract documents no operation {operation_id!r}")
+
+    def concrete_paths(self, operation: Operation) -> list[str]:
+        """The operation's path with each path parameter replaced by each value its schema
+        enumerates (or by its example): the paths a check calls. The path itself when it has none."""
+        values = {}
+        for pointer in (pointer_to("paths", operation.path), self._operation_pointer(operation)):
+            for index in range(len(self.at(pointer).get("parameters", []))):
+                where = self.resolved(f"{pointer}/parameters/{index}")
+                parameter = self.at(where)
+                if parameter["in"] == "path":
+                    schema = self.at(self.resolved(where + pointer_to("schema")))
+                    values[parameter["name"]] = schema.get("enum") or (
+                        [parameter["example"]] if "example" in parameter else [])
+        names = _PATH_PARAMETER.findall(operation.path)
+        for name in names:
+            if not values.get(name):
+                raise LookupError(f"{operation.name}: the contract gives no value for the path parameter "
+                                  f"{name!r} to call it with (an enum or an example)")
+        paths = []
+        for chosen in itertools.product(*(values[name] for name in names)):
+            value_of = dict(zip(names, chosen))
+            paths.append(_PATH_PARAMETER.sub(lambda found: quote(str(value_of[found[1]]), safe=""), operation.path))
+        return paths
+
+    def operation_at(self, method: str, url_path: str) -> Operation | None:
+        """The operation that documents ``method`` on this concrete path (its query ignored), if any."""
+        path = urlsplit(url_path).path
+        for op in self.operations:
+            pattern = "".join("[^/]+" if index % 2 else re.escape(part)
+                              for index, part in enumerate(_PATH_PARAMETER.split(op.path)))
+            if op.method == method.lower() and re.fullmatch(pattern, path):
+                return op
+        return None
 
     def schema(self, name: str) -> dict:
         return self.at(self.resolved(pointer_to("components", "schemas", name)))
@@ -110,17 +145,6 @@ class Contract:
     def _operation_pointer(self, operation: Operation) -> str:
         return pointer_to("paths", operation.path, operation.method)
 
-    def _filled(self, path: str, method: str, spec: dict) -> str:
-        """``path`` with each path parameter replaced by its schema's first ``enum`` value (or ``example``)."""
-        filled = path
-        for index in range(len(spec.get("parameters", []))):
-            parameter = self.at(self.resolved(pointer_to("paths", path, method, "parameters", str(index))))
-            if parameter["in"] == "path":
-                schema = parameter.get("schema", {})
-                value = schema["enum"][0] if "enum" in schema else parameter.get("example", schema.get("example"))
-                filled = filled.replace(f"{{{parameter['name']}}}", quote(str(value), safe=""))
-        return filled
-
 
 def schema_errors(contract: Contract, schema_pointer: str, value: object) -> list[str]:
     """The most relevant ways ``value`` breaks the schema, each with its JSON pointer."""
@@ -145,6 +169,8 @@ def expect_documented(contract: Contract, response_pointer: str, exchange: Excha
     expect(media is not None,
            f"Content-Type {exchange.headers.get('Content-Type') or '(none)'} is not documented for this response; "
            f"documented: {', '.join(content)}", exchange)
+    if "schema" not in content[media]:  # bytes of any kind
+        return exchange.response.content
     body = exchange.json() if is_json(exchange.media_type) else exchange.text()
     errors = schema_errors(contract, response_pointer + pointer_to("content", media, "schema"), body)
     expect(not errors, f"the body breaks the documented schema: {'; '.join(errors)}", exchange)

@@ -128,7 +128,7 @@ def test_every_prediction_names_the_model_that_answered(predict, rows, manifest)
 
 def test_health_names_served_model(client, contract, manifest):
     operation = contract.operation(HEALTH)
-    exchange = client.send(operation.method, operation.target)
+    exchange = client.send(operation.method, operation.path)
     health = expect_answer(contract, operation, exchange, contract.success_status(operation))
     expect(health["model"] == _identity(contract, manifest),
            f"health names model {health['model']}, /model serves {_identity(contract, manifest)}", exchange)
@@ -153,7 +153,7 @@ def test_served_model_fits_contract(contract, manifest, feature_names):
 
 def test_index_lists_documented_operations(client, contract):
     operation = contract.operation(INDEX)
-    exchange = client.send(operation.method, operation.target)
+    exchange = client.send(operation.method, operation.path)
     index = expect_answer(contract, operation, exchange, contract.success_status(operation))
     listed = {(endpoint["method"].upper(), endpoint["path"]) for endpoint in index["endpoints"]}
     documented = {(op.method.upper(), op.path) for op in contract.operations}

@@ -36,7 +36,7 @@ def v2_request(contract, v2_infer, rows):
 
 
 def _infer(client, contract, operation, body, status=200, target=None):
-    exchange = client.send(operation.method, target or operation.target, data=encode(body))
+    exchange = client.send(operation.method, target or contract.concrete_paths(operation)[0], data=encode(body))
     return expect_answer(contract, operation, exchange, status), exchange
 
 
@@ -90,7 +90,7 @@ def test_v2_refusals_carry_the_protocols_error(client, contract, v2_infer, v2_re
         body["inputs"][0]["name"] += "-other"
         pointer = "/inputs/0/name"
     if mistake == "broken JSON":
-        exchange = client.send(v2_infer.method, v2_infer.target, data=encode(body)[:-1])
+        exchange = client.send(v2_infer.method, contract.concrete_paths(v2_infer)[0], data=encode(body)[:-1])
         problem = expect_answer(contract, v2_infer, exchange, status)
     else:
         problem, exchange = _infer(client, contract, v2_infer, body, status, target)

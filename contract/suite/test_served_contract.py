@@ -33,7 +33,7 @@ def differences(served: object, local: object, pointer: str = "") -> Iterator[st
 
 def test_served_contract_equals_local(client, contract):
     operation = contract.operation(SERVED_CONTRACT)
-    exchange = client.send(operation.method, operation.target)
+    exchange = client.send(operation.method, operation.path)
     served = expect_answer(contract, operation, exchange, contract.success_status(operation))
     found = list(differences(served, contract.document))
     expect(not found, f"the served contract differs from the local one at {len(found)} JSON pointer(s): "

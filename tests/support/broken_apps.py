@@ -129,6 +129,15 @@ def any_media_type_accepted(app: WsgiApp, environ: dict) -> Response:
     return _answer(app, environ)
 
 
+def docs_from_a_cdn(app: WsgiApp, environ: dict) -> Response:
+    """The docs page loads a script from a CDN, as Swagger UI's own examples do."""
+    response = _answer(app, environ)
+    if response.mimetype == "text/html":
+        cdn_script = b'<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>'
+        response.set_data(response.get_data().replace(b"</head>", cdn_script + b"\n</head>"))
+    return response
+
+
 class Fault(NamedTuple):
     inject: Callable[[WsgiApp, dict], Response]
     caught_by: str  # the contract suite's check that must fail
@@ -146,6 +155,7 @@ FAULTS = {fault.inject.__name__: fault for fault in (
     Fault(no_allow_header, "test_wrong_method[/predict]"),
     Fault(html_not_found, "test_unknown_path"),
     Fault(any_media_type_accepted, "test_unsupported_media_type"),
+    Fault(docs_from_a_cdn, "test_docs_page_loads_only_what_the_deployment_serves"),
 )}
 INTACT = "intact"
 

@@ -85,7 +85,7 @@ def test_health_model_index_and_contract(client, model_dir):
     index = client.get("/").get_json()
     assert {(e["method"], e["path"]) for e in index["endpoints"] if not e["path"].startswith("/v2")} == {
         ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
-        ("GET", "/")}
+        ("GET", "/"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
     assert ("POST", "/v2/models/{model_name}/infer") in {(e["method"], e["path"]) for e in index["endpoints"]}
 
 

@@ -2,9 +2,10 @@
 
 ``Service`` is a plain PEP 3333 callable. Its routes come from the contract's
 paths (one ``on_<operationId>`` per operation), so a route cannot exist
-without being documented. Everything a response needs that does not depend on
-the request is encoded once, here, at start. Each answered request is
-counted (``metrics``) and logged as one JSON line (``logs``).
+without being documented; a path parameter (``/docs/{asset}``) reaches its
+handler as a keyword argument. Everything a response needs that does not
+depend on the request is encoded once, here, at start. Each answered request
+is counted (``metrics``) and logged as one JSON line (``logs``).
 """
 
 import logging
@@ -24,6 +25,7 @@ from werkzeug.wsgi import get_input_stream
 from contract import operations
 from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
 from wsgi_service.edge.decoding import decode_json
+from wsgi_service.edge.docs import DocsPage
 from wsgi_service.edge.open_inference import OpenInference
 from wsgi_service.edge.prediction import Answer, Predictor
 from wsgi_service.errors import (
@@ -50,6 +52,10 @@ log = logging.getLogger("wsgi_service")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MODEL_HEADER = "X-Model"
+NO_SUCH_PATH = "No such path; GET / lists the endpoints."
+# The operations of the interactive page, and its file operation's path parameter.
+DOCS, DOCS_ASSET, DOCS_ASSET_PARAMETER = "docs", "docs_asset", "asset"
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 # The distribution whose name and version the Open Inference Protocol's server metadata gives.
 DISTRIBUTION = "wsgi-forest-service"
 
@@ -96,6 +102,9 @@ class Service:
             "endpoints": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
                           for path, method, operation in operations(contract)],
         }))
+        # A contract written before the page existed documents neither operation: no page then.
+        self._docs = (DocsPage(contract["info"]["title"], _documented_assets(contract))
+                      if {DOCS, DOCS_ASSET} & {rule.endpoint for rule in self.url_map.iter_rules()} else None)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
@@ -148,7 +157,7 @@ class Service:
         if error.code == 413:
             return self._body_too_large()
         if error.code == 404:
-            return NotFound("No such path; GET / lists the endpoints.")
+            return NotFound(NO_SUCH_PATH)
         return Problem.for_status(error.code or 500, error.description or "")
 
     def _body_too_large(self) -> BodyTooLarge:
@@ -172,6 +181,19 @@ class Service:
 
     def on_metrics(self, environ: dict) -> Reply:
         return Reply(200, self.metrics.exposition(), METRICS_MEDIA_TYPE)
+
+    def on_docs(self, environ: dict) -> Reply:
+        # werkzeug also matches /docs/ here (/docs has a subpath), where the page's
+        # relative URLs would point one level too deep: 404, as for /health/.
+        if _path_info(environ).endswith("/"):
+            raise NotFound(NO_SUCH_PATH)
+        return self._docs.page
+
+    def on_docs_asset(self, environ: dict, asset: str) -> Reply:
+        reply = None if _path_info(environ).endswith("/") else self._docs.asset(asset)
+        if reply is None:
+            raise NotFound("No such file of the docs page; the contract lists them under /docs/{asset}.")
+        return reply
 
     def on_predict(self, environ: dict) -> Reply:
         return self._predicted(self.predictor.answer(decode_json(self._json_body(environ))))
@@ -282,7 +304,17 @@ def _path_info(environ: dict) -> str:
 
 
 def _rules_from(contract: dict) -> list[Rule]:
-    """One werkzeug rule per contract operation (``{name}`` in a path is a werkzeug ``<name>``,
-    any text but a slash); GET rules answer HEAD too."""
-    return [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=operation["operationId"], methods=[method.upper()])
+    """One werkzeug rule per contract operation; GET rules answer HEAD too. A path
+    parameter ``{name}`` is one path segment, werkzeug's ``<name>``."""
+    return [Rule(_PATH_PARAMETER.sub(r"<\1>", path), endpoint=operation["operationId"], methods=[method.upper()])
             for path, method, operation in operations(contract)]
+
+
+def _documented_assets(contract: dict) -> list[str]:
+    """The file names the contract lists for the docs page (its path parameter's enum); none if it lists none."""
+    for _, _, operation in operations(contract):
+        if operation["operationId"] == DOCS_ASSET:
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == DOCS_ASSET_PARAMETER:
+                    return list(parameter["schema"].get("enum", []))
+    return []
