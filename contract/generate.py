@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.api_keys import document_api_keys
 from contract.model_directory import CLASSIFICATION, IDENTITY_KEYS, REGRESSION
 from contract.open_inference import open_inference_part
 
@@ -123,6 +124,7 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
         schemas["Manifest"]["required"].append("classes")
     else:
         del schemas["Manifest"]["properties"]["classes"]
+    document_api_keys(document)
     return document
 
 
@@ -216,5 +218,9 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict:
 
 
 def write_contract(document: dict, path: Path) -> None:
-    """Written the way the committed ``openapi.json`` is: stable, diffable, one trailing newline."""
-    Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    Path(path).write_bytes(contract_bytes(document))
+
+
+def contract_bytes(document: dict) -> bytes:
+    """The document as the committed ``openapi.json`` is written: stable, diffable, one trailing newline."""
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -94,6 +94,24 @@ class InvalidInferenceRequest(ContractViolation):
     status, title = 400, "Bad Request"
 
 
+class Unauthorized(Problem):
+    """No key this server knows: one answer whatever was wrong (none sent, another scheme, an
+    unknown key), so a caller learns nothing; the metrics tell the two reasons apart."""
+    status, title = 401, "Unauthorized"
+    DETAIL = "This operation needs an API key, sent as Authorization: Bearer <key>."
+
+    def __init__(self):
+        super().__init__(self.DETAIL, headers={"WWW-Authenticate": 'Bearer realm="forest"'})
+
+
+class MissingApiKey(Unauthorized):
+    reason = "missing_api_key"
+
+
+class WrongApiKey(Unauthorized):
+    reason = "wrong_api_key"
+
+
 class Draining(Problem):
     """/health while the instance stops: not the client's fault, so no refusal reason
     (``forest_requests_total`` counts the 503s)."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 SUITE_DIR = Path(__file__).parent
 ENV_BASE_URL = "CONTRACT_BASE_URL"
+# The API key of a locked deployment: from the environment, so that it shows in no command line.
+ENV_API_KEY = "CONTRACT_API_KEY"
 DEFAULT_WAIT_S = 60.0
 DEFAULT_TIMEOUT_S = 10.0
 # The body limit is the server's (MAX_BODY_BYTES, nginx's client_max_body_size),
@@ -23,3 +25,5 @@ EXIT_NEVER_READY = 3
 EXIT_SUITE_ERROR = 4
 # The deployment serves another model's contract: certify it against that one (--contract).
 EXIT_OTHER_MODEL = 5
+# The deployment asks for an API key and the suite was given none (or one it refuses).
+EXIT_NEEDS_KEY = 6

@@ -1,6 +1,8 @@
 """The suite's options, fixtures and report.
 
-``--base-url`` (or ``CONTRACT_BASE_URL``) names the deployment; the first
+``--base-url`` (or ``CONTRACT_BASE_URL``) names the deployment, and
+``--api-key`` (or ``CONTRACT_API_KEY``) the key of a locked one, which is then
+certified against the contract with keys required; the first
 check waits up to ``--wait`` seconds for its health endpoint, so a cold start
 is not a failure. Checks are parametrized from the contract document here, so
 a new path, method or example is checked without touching the suite. The
@@ -13,8 +15,9 @@ import os
 import pytest
 
 from contract import CONTRACT_PATH, load_contract
-from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_TOO_LARGE_BYTES, DEFAULT_WAIT_S, ENV_BASE_URL,
-                            EXIT_NEVER_READY)
+from contract.api_keys import locked
+from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_TOO_LARGE_BYTES, DEFAULT_WAIT_S, ENV_API_KEY, ENV_BASE_URL,
+                            EXIT_NEEDS_KEY, EXIT_NEVER_READY)
 from contract.suite.derived import range_rows, seed_rows, violations
 from contract.suite.documented import HEALTH, MODEL, PREDICT, Contract, expect_answer
 from contract.suite.exchanges import Client, ContractFailure, NeverReady
@@ -33,6 +36,9 @@ def pytest_addoption(parser):
                     help="seconds to wait for the deployment to become ready (default: %(default)s)")
     group.addoption("--request-timeout", type=float, default=DEFAULT_TIMEOUT_S,
                     help="seconds each request may take (default: %(default)s)")
+    group.addoption("--api-key", default=os.environ.get(ENV_API_KEY),
+                    help=f"the API key of a locked deployment (default: ${ENV_API_KEY}; prefer it, a command "
+                         "line is visible to every user of the machine)")
     group.addoption("--too-large-bytes", type=int, default=DEFAULT_TOO_LARGE_BYTES,
                     help="size of the body that must be refused with 413 (default: %(default)s)")
 
@@ -41,7 +47,9 @@ def pytest_configure(config):
     if not config.getoption("base_url"):
         raise pytest.UsageError(f"name the deployment with --base-url URL or ${ENV_BASE_URL}")
     try:
-        config.stash[CONTRACT] = Contract(load_contract(config.getoption("contract")))
+        document = load_contract(config.getoption("contract"))
+        # A deployment with keys serves the same contract with them required.
+        config.stash[CONTRACT] = Contract(locked(document) if config.getoption("api_key") else document)
     except (OSError, ValueError) as error:
         raise pytest.UsageError(f"cannot read the contract {config.getoption('contract')}: {error}") from None
 
@@ -77,11 +85,17 @@ def contract(pytestconfig) -> Contract:
 
 @pytest.fixture(scope="session")
 def client(pytestconfig, contract) -> Client:
-    client = Client(pytestconfig.getoption("base_url"), pytestconfig.getoption("request_timeout"))
+    api_key = pytestconfig.getoption("api_key")
+    client = Client(pytestconfig.getoption("base_url"), pytestconfig.getoption("request_timeout"), api_key)
     try:
         client.wait_until_ready(contract.operation(HEALTH).path, pytestconfig.getoption("wait"))
     except NeverReady as never:
         pytest.exit(f"the deployment never became ready: {never}", returncode=EXIT_NEVER_READY)
+    operation = contract.operation(MODEL)
+    if client.send(operation.method, operation.path).status == 401:
+        pytest.exit(f"the deployment answers {operation.path} 401: it runs with API keys and "
+                    f"{'refuses the key given' if api_key else 'the suite was given none'}; pass it as "
+                    f"${ENV_API_KEY} (or --api-key)", returncode=EXIT_NEEDS_KEY)
     return client
 
 

@@ -113,10 +113,12 @@ class Exchange:
 class Client:
     """Sends requests to paths under a base URL, which may carry a path prefix (``https://host/ml``)."""
 
-    def __init__(self, base_url: str, timeout_s: float):
+    def __init__(self, base_url: str, timeout_s: float, api_key: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._session = requests.Session()
+        if api_key is not None:  # sent with every request; a check sends ``Authorization: None`` to leave it out
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
 
     def url(self, path: str) -> str:
         # Not urljoin: it would drop the base URL's own path for an absolute path.

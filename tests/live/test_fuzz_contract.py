@@ -17,6 +17,7 @@ from hypothesis import settings
 from schemathesis import GenerationMode
 
 from contract import HTTP_METHODS
+from tests.support.fuzzing import filling_the_shape
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 
@@ -101,19 +102,6 @@ def test_predict_answers_as_the_contract_says(case, predict_session):
 @settings(max_examples=INFER_EXAMPLES)
 def test_open_inference_answers_as_the_contract_says(case, infer_session):
     call_and_check(filling_the_shape(case), infer_session)
-
-
-def filling_the_shape(case):
-    """A valid case whose data fills its shape: the one rule of the V2 request JSON Schema cannot
-    state (rows x features values). Its refusal, 400 pointing at the data, is tested in
-    tests/unit/test_open_inference.py and by the contract suite."""
-    if case.meta is not None and not case.meta.generation.mode.is_negative and isinstance(case.body, dict):
-        tensor = case.body["inputs"][0]
-        width = tensor["shape"][1]
-        rows = -(-len(tensor["data"]) // width)
-        tensor["data"] = (tensor["data"] * width)[:rows * width]
-        tensor["shape"][0] = rows
-    return case
 
 
 # By method, not by excluding predict: schemathesis leaves out the operation

@@ -23,6 +23,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wsgi import get_input_stream
 
 from contract import operations
+from contract.api_keys import locked, needs_key
+from contract.generate import contract_bytes as encoded_contract
 from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
 from wsgi_service.edge.decoding import decode_json
 from wsgi_service.edge.docs import DocsPage
@@ -34,9 +36,11 @@ from wsgi_service.errors import (
     InternalError,
     MalformedJson,
     MethodNotAllowed,
+    MissingApiKey,
     NotFound,
     Problem,
     UnsupportedMediaType,
+    WrongApiKey,
     refusal_reasons,
 )
 from wsgi_service.edge.replies import JSON_MEDIA_TYPE, STATUS_LINES, Reply, encode_json, problem_reply
@@ -44,7 +48,7 @@ from wsgi_service.enforcement.agreement import check_contract_fits_model
 from wsgi_service.enforcement.validation import RequestValidator
 from wsgi_service.model.loading import LoadedModel
 from wsgi_service.operations.draining import STATE, DrainState
-from wsgi_service.operations.logs import log_request
+from wsgi_service.operations.logs import API_KEY_ENVIRON, log_request
 from wsgi_service.operations.metrics import METRICS_MEDIA_TYPE, UNMATCHED, ServiceMetrics
 from wsgi_service.operations.settings import Settings
 
@@ -67,6 +71,14 @@ class Service:
                  drain: DrainState = STATE):
         check_contract_fits_model(contract, model)
         self.settings = settings
+        # With keys, the contract served says they are required, and only the operations it
+        # waives them for (the health checks: paths without parameters) are open.
+        self._keys = settings.api_keys
+        if self._keys is not None:
+            contract = locked(contract)
+            contract_bytes = encoded_contract(contract)
+        self._open_paths = frozenset(path for path, _, operation in operations(contract)
+                                     if not needs_key(contract, operation))
         # Set by gunicorn's master on SIGTERM (operations.draining): /health then answers 503.
         self.drain = drain
         self.predictor = Predictor(model, RequestValidator(contract), settings.max_batch_rows)
@@ -122,6 +134,8 @@ class Service:
         path = _path_info(environ)
         endpoint = UNMATCHED
         try:
+            if self._keys is not None and path not in self._open_paths:
+                environ[API_KEY_ENVIRON] = self._key_fingerprint(environ)
             endpoint, values = self._routes.match(path, method)
             reply = getattr(self, f"on_{endpoint}")(environ, **values)
         except Problem as problem:
@@ -232,6 +246,14 @@ class Service:
     on_v2_version_infer = on_v2_infer
 
     # --- what several endpoints share ---
+
+    def _key_fingerprint(self, environ: dict) -> str:
+        """The fingerprint of the request's API key; ``Unauthorized`` when it has none this server knows."""
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        found = self._keys.fingerprint_of(authorization)
+        if found is None:
+            raise MissingApiKey() if authorization is None else WrongApiKey()
+        return found
 
     def _refuse_while_draining(self) -> None:
         if self.drain.draining:

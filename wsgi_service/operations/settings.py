@@ -12,6 +12,7 @@ from pathlib import Path
 
 from contract.model_directory import CONTRACT_FILENAME, DEFAULT_MODEL_DIR
 from wsgi_service.errors import StartupError
+from wsgi_service.operations.api_keys import ApiKeys
 
 ENV_PORT = "PORT"
 ENV_WEB_CONCURRENCY = "WEB_CONCURRENCY"
@@ -45,6 +46,8 @@ class Settings:
     allow_sklearn_version_mismatch: bool = False
     # Off only to measure what the compiled forest gains (bench/).
     compile_forest: bool = True
+    # None: no keys, every operation open (API_KEYS_FILE, API_KEYS; ``api_keys``).
+    api_keys: ApiKeys | None = None
 
     @property
     def contract_file(self) -> Path:
@@ -58,6 +61,7 @@ class Settings:
             max_batch_rows=_positive_int(environ, ENV_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS),
             allow_sklearn_version_mismatch=_flag(environ, ENV_ALLOW_SKLEARN_MISMATCH, False),
             compile_forest=_flag(environ, ENV_COMPILE_FOREST, True),
+            api_keys=ApiKeys.from_env(environ),
         )
 
 
