@@ -3,7 +3,7 @@
 #
 # builder: fetches the pinned dependency wheels, trains the default model (trained
 #          files are never committed, so the image makes its own) or takes yours,
-#          and builds the project's wheel.
+#          adds pandas when that model takes a DataFrame, and builds the project's wheel.
 # runtime: the slim base, a virtualenv filled from those wheels only (--no-index,
 #          binary wheels, no compiler anywhere), a non-root user.
 #
@@ -20,12 +20,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /build
 
-# The dependencies, from the pins alone, before any source: install_requires is
-# read from setup.cfg and pinned by constraints.txt. --only-binary keeps a
-# missing wheel a loud failure rather than a compile.
+# The dependencies, from the pins alone, before any source: install_requires
+# and the dataframe extra (pandas) are read from setup.cfg and pinned by
+# constraints.txt. Both are fetched here, so that which model the image serves
+# never refetches anything; the venv gets install_requires only. --only-binary
+# keeps a missing wheel a loud failure rather than a compile.
 COPY constraints.txt setup.cfg ./
-RUN python -c "import configparser; c = configparser.ConfigParser(interpolation=None); c.read('setup.cfg'); print(c['options']['install_requires'].strip())" > requirements.txt \
- && pip wheel --only-binary=:all: --wheel-dir /wheels/deps -c constraints.txt -r requirements.txt \
+RUN python -c "import configparser; c = configparser.ConfigParser(interpolation=None); c.read('setup.cfg'); \
+        open('requirements.txt', 'w').write(c['options']['install_requires']); \
+        open('dataframe-requirements.txt', 'w').write(c['options.extras_require']['dataframe'])" \
+ && pip wheel --only-binary=:all: --wheel-dir /wheels/deps -c constraints.txt -r requirements.txt -r dataframe-requirements.txt \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --find-links /wheels/deps -c constraints.txt -r requirements.txt
 
@@ -47,6 +51,15 @@ RUN if [ -z "$MODEL" ]; then \
         echo "MODEL=$MODEL: no model directory (manifest.json, openapi.json, model file) there;" \
              "train one into models/ with python -m training --csv ... --out models/NAME" >&2; \
         exit 1; \
+    fi
+
+# pandas only for a model that takes a DataFrame, as its manifest says ("input":
+# "dataframe", written by `python -m training import`): scikit-learn imports pandas
+# whenever it is installed, which would cost every other image memory and start time.
+RUN input=$(/opt/venv/bin/python -c "import json; from contract.model_directory import input_of; print(input_of(json.load(open('/app/model/manifest.json'))))") \
+ && echo "the model takes: $input" \
+ && if [ "$input" = dataframe ]; then \
+        /opt/venv/bin/pip install --no-index --find-links /wheels/deps -c constraints.txt -r dataframe-requirements.txt; \
     fi
 
 # The project itself, as a wheel.

@@ -21,10 +21,23 @@ DEFAULT_MODEL_DIR = Path("models/iris")
 # The manifest's ``task``: what the estimator predicts. A manifest without one is a classifier's.
 CLASSIFICATION, REGRESSION = "classification", "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
+# The manifest's ``input``: what the estimator is handed. A pipeline fitted on a pandas
+# DataFrame that picks its columns by name takes the rows as that DataFrame, and so needs
+# pandas where it is served; a manifest without ``input`` takes the rows as an array.
+# The Docker build reads it to install pandas only for such a model.
+INPUT_KEY = "input"
+ARRAY_INPUT, DATAFRAME_INPUT = "array", "dataframe"
+INPUTS = (ARRAY_INPUT, DATAFRAME_INPUT)
 # Keys every manifest holds; the service refuses a manifest that lacks one.
 REQUIRED_MANIFEST_KEYS = ("name", "version", "sha256", "versions", "features")
 # The keys that name the model in answers, /health and the metrics.
 IDENTITY_KEYS = ("name", "version", "sha256")
+
+
+def input_of(manifest: dict) -> str:
+    """What the model in ``manifest`` is handed: ``ARRAY_INPUT`` or ``DATAFRAME_INPUT`` (or what
+    else a hand-edited manifest says, for its reader to refuse)."""
+    return manifest.get(INPUT_KEY, ARRAY_INPUT)
 
 
 def sha256_hex(data: bytes) -> str:

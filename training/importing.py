@@ -9,7 +9,10 @@ estimator, the scikit-learn version that pickled it, the features (from
 ``feature_names_in_``, ``--features``, or a sample CSV's header, else
 ``x0``, ``x1``, ...), classes, and, when a sample is given, the features'
 ranges and (with its target column) metrics on it. The contract is generated
-as for a trained model, its examples answered by the model.
+as for a trained model, its examples answered by the model. A model that
+takes a pandas DataFrame is refused where pandas is not installed (the
+``dataframe`` extra), before anything is written, and its manifest says it
+takes one.
 """
 
 import threading
@@ -21,7 +24,7 @@ from contract.model_directory import CLASSIFICATION, REGRESSION
 from training.table import Table, read_table
 from training.train import TrainingError, write_model_directory
 from wsgi_service.errors import StartupError
-from wsgi_service.model.frames import as_frame, encoded_words, takes_frame
+from wsgi_service.model.frames import as_frame, encoded_words, require_pandas, takes_frame
 from wsgi_service.model.loading import check_release
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 
@@ -47,6 +50,8 @@ def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "
     estimator, pickled_with = _load(data, model_file, progress)
     try:
         check_release(estimator, pickled_with, model_file, allow_other_release)
+        if takes_frame(estimator):
+            require_pandas(str(model_file))
     except StartupError as refused:
         raise TrainingError(str(refused)) from None
     task = _task_of(estimator, model_file)
@@ -63,7 +68,7 @@ def import_model(model_file: Path, out_dir: Path, *, name: str, version: str = "
             class_names={label: labels.get(str(label), str(label)) for label in getattr(estimator, "classes_", [])},
             categories=words, training={"imported_from": model_file.name, **({"sample": str(sample)} if sample else {})},
             model_bytes=data, pickled_with=pickled_with,
-            as_input=(lambda matrix: as_frame(matrix, names, words)) if takes_frame(estimator) else None)
+            as_dataframe=(lambda matrix: as_frame(matrix, names, words)) if takes_frame(estimator) else None)
     except TrainingError:
         raise
     except (ValueError, TypeError) as error:  # scikit-learn refusing the rows it is given

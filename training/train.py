@@ -25,7 +25,8 @@ from sklearn.model_selection import train_test_split
 
 from contract.generate import generate_contract, write_contract
 from contract.model_directory import (
-    CLASSIFICATION, CONTRACT_FILENAME, DEFAULT_MODEL_DIR, MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION, sha256_hex,
+    CLASSIFICATION, CONTRACT_FILENAME, DATAFRAME_INPUT, DEFAULT_MODEL_DIR, INPUT_KEY, MANIFEST_FILENAME,
+    MODEL_FILENAME, REGRESSION, sha256_hex,
 )
 
 DEFAULT_SEED = 42
@@ -94,13 +95,14 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
                           class_names: dict | None = None, categories: dict[str, list[str]] | None = None,
                           training: dict | None = None, model_bytes: bytes | None = None,
                           pickled_with: str | None = None,
-                          as_input: Callable[[np.ndarray], object] | None = None) -> dict:
+                          as_dataframe: Callable[[np.ndarray], object] | None = None) -> dict:
     """Write the model directory of a fitted ``estimator``: its pickle, its manifest (features'
     ranges from ``train``'s rows when given, metrics on ``test`` when given) and its contract;
     return the manifest. ``model_bytes``: the pickle as it came (an imported file), else
     ``estimator`` is pickled here; ``pickled_with``: the scikit-learn version that pickled it;
-    ``as_input``: what turns rows (float64, a category as its index) into what the estimator
-    takes, when that is not the rows themselves (a DataFrame)."""
+    ``as_dataframe``: for an estimator that takes a pandas DataFrame, what turns rows (float64, a
+    category as its index) into it; the manifest then says so (``input``), which is what has
+    pandas installed where the model is served."""
     (x_train, y_train) = train
     if model_bytes is None:
         buffer = io.BytesIO()
@@ -112,7 +114,7 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
                                for label in estimator.classes_.tolist()]}
     if test is not None:
         x_test, y_test = test
-        predicted = estimator.predict(as_input(x_test) if as_input else x_test)
+        predicted = estimator.predict(as_dataframe(x_test) if as_dataframe else x_test)
         if task == CLASSIFICATION:
             metrics = {"test_accuracy": float(accuracy_score(y_test, predicted)),
                        "test_macro_f1": float(f1_score(y_test, predicted, average="macro"))}
@@ -137,6 +139,7 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
             "numpy": np.__version__,
             "joblib": joblib.__version__,
         },
+        **({INPUT_KEY: DATAFRAME_INPUT} if as_dataframe else {}),
         "features": [_describe_feature(feature, None if x_train is None else x_train[:, position], categories or {})
                      for position, feature in enumerate(feature_names)],
         "target": _describe_target(target_name, task, y_train),
@@ -148,7 +151,7 @@ def write_model_directory(out_dir: Path, estimator, feature_names: list[str],
     examples = (_example_rows(task, *test) if test is not None else
                 x_train[:EXAMPLE_ROWS] if x_train is not None else np.zeros((1, len(feature_names))))
     answer = estimator.predict_proba if task == CLASSIFICATION else estimator.predict
-    outputs = answer(as_input(examples) if as_input else examples)
+    outputs = answer(as_dataframe(examples) if as_dataframe else examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

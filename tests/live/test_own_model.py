@@ -22,11 +22,13 @@ import requests
 from contract.suite import EXIT_OTHER_MODEL
 from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME
 from training.sample_table import FEATURES, GRADES, write_sample_table
-from tests.harness.server import REPO_ROOT
+from tests.harness.server import REPO_ROOT, refused_start, running_server
 from tests.support.commands import certified_server, run_training
 from tests.support.notebooks import (
     LOTS_CSV, ORIGINS, PIPELINES, ROASTS, TARGET, write_lots_table, write_notebook_models,
 )
+from tests.support.without_pandas import without_pandas_env
+from wsgi_service.model.frames import INSTALL_DATAFRAME
 
 
 @pytest.fixture(scope="module", params=["classification", "regression"])
@@ -160,3 +162,28 @@ def test_a_notebook_pipeline_over_words_is_imported_served_and_certified(noteboo
     np.testing.assert_array_equal(np.array(probabilities), pipeline.predict_proba(frame))
     assert [p["label"] for p in answer["predictions"]] == pipeline.predict(frame).tolist()
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/0/0"
+
+
+def test_without_pandas_a_notebook_pipeline_is_refused_in_one_line_and_a_plain_forest_serves(
+        notebook, model_dir, tmp_path):
+    """pandas is optional: where it cannot be imported, the import and the production start of a
+    DataFrame pipeline each stop with one line saying how to install it; the iris forest serves."""
+    hidden = without_pandas_env(tmp_path / "without-pandas")
+    refused_import = run_training("import", str(notebook / "lots_boosted.joblib"), "--out", str(tmp_path / "refused"),
+                                  env=hidden)
+    assert refused_import.returncode == 2 and refused_import.stdout == ""
+    assert refused_import.stderr.count("\n") == 1 and INSTALL_DATAFRAME in refused_import.stderr
+    assert not (tmp_path / "refused").exists()
+
+    model = tmp_path / "model"
+    assert run_training("import", str(notebook / "lots_boosted.joblib"), "--out", str(model)).returncode == 0
+    refused = refused_start(model_dir=model, env=hidden, timeout_s=60)
+    assert refused.exit_code == 1
+    assert refused.output_lines == [f"Error: {model} takes a pandas DataFrame, and pandas is not installed: "
+                                    f"{INSTALL_DATAFRAME} (a Docker image built with the model, "
+                                    f"--build-arg MODEL=models/NAME, installs it)"]
+
+    with running_server(model_dir=model_dir, env=hidden) as server:
+        answer = requests.post(f"{server.base_url}/predict", json=[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]],
+                               timeout=10)
+    assert answer.json() == [0, 2]

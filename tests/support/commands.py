@@ -1,8 +1,9 @@
 """The project's commands as a user types them, each in a process of its own, from the repository root."""
 
+import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from contract.model_directory import CONTRACT_FILENAME
 from tests.harness.server import REPO_ROOT, running_server
 
 
-def run_training(*args: str) -> subprocess.CompletedProcess:
-    """``python -m training ARGS``, its output captured as text."""
+def run_training(*args: str, env: Mapping[str, str] = ()) -> subprocess.CompletedProcess:
+    """``python -m training ARGS``, its output captured as text; ``env`` adds to the environment."""
     return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+                          env={**os.environ, **dict(env)}, capture_output=True, text=True)
 
 
 @contextmanager

@@ -1,6 +1,11 @@
 """``python -m training import``: a model fitted elsewhere packaged as a model directory the
 service serves unchanged; a file that runs code, or cannot be served, refused in one line."""
 
+import configparser
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -17,12 +22,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from contract.model_directory import MODEL_FILENAME, sha256_file
+from contract.model_directory import DATAFRAME_INPUT, INPUT_KEY, MANIFEST_FILENAME, MODEL_FILENAME, sha256_file
+from tests.harness.server import REPO_ROOT
 from tests.support.malicious import dump, payloads, write_marker_module
 from tests.support.notebooks import LOTS_CSV, ORIGINS, ROASTS, TARGET, write_notebook_models
 from training.importing import import_model
 from training.train import TrainingError
 from wsgi_service import Settings, StartupError, load_model
+from wsgi_service.model.frames import DATAFRAME_EXTRA, INSTALL_DATAFRAME, pandas_installed
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH
 
 IRIS = load_iris()
@@ -55,6 +62,7 @@ def test_a_notebook_forest_is_packaged_byte_for_byte_and_served_compiled(noteboo
     assert manifest["features"][0] == {"name": "sepal_length", "min": 4.3, "max": 7.9}
     assert [c["name"] for c in manifest["classes"]] == ["setosa", "versicolor", "virginica"]
     assert manifest["metrics"]["test_rows"] == 150 and "train_rows" not in manifest["metrics"]
+    assert INPUT_KEY not in manifest  # an array: no pandas needed to serve it
     model = load_model(tmp_path)
     assert model.serving["path"] == "compiled forest"
     reference = joblib.load(notebook_forest)
@@ -169,6 +177,7 @@ def test_a_pipeline_over_named_word_columns_is_served_the_words_it_encodes(noteb
     assert manifest["features"][0] == {"name": "origin", "categories": list(ORIGINS)}
     assert manifest["features"][2] == {"name": "roast", "categories": list(ROASTS)}
     assert manifest["metrics"]["test_accuracy"] > 0.9
+    assert manifest[INPUT_KEY] == DATAFRAME_INPUT  # what has pandas installed where it is served
     model = load_model(tmp_path)
     assert model.serving["path"] == path
     rows = [["Kona", 7.2, "dark", 6.0], ["Huila", 6.0, "light", 8.0], ["Sidamo", 5.5, "medium", 7.5]]
@@ -186,3 +195,86 @@ def test_a_sample_word_the_encoder_does_not_know_is_refused(notebook, tmp_path):
     with pytest.raises(TrainingError, match="the sample's origin holds Mars, which .* does not encode "
                                             "\\(it knows Antigua, Huila, Kona, Sidamo\\)"):
         import_model(notebook / "lots_forest.joblib", tmp_path / "out", name="lots", sample=sample, target=TARGET)
+
+
+# --- pandas is optional: a DataFrame pipeline is refused where it is missing ---
+
+NO_PANDAS = f"takes a pandas DataFrame, and pandas is not installed: {INSTALL_DATAFRAME}"
+
+
+def _hide_pandas(monkeypatch) -> None:
+    """As where pandas is not installed: ``import pandas`` fails, ``find_spec`` finds nothing."""
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    assert not pandas_installed()
+
+
+def test_without_pandas_a_dataframe_pipeline_is_refused_at_import_before_anything_is_written(
+        notebook, tmp_path, monkeypatch):
+    _hide_pandas(monkeypatch)
+    with pytest.raises(TrainingError, match=re.escape(NO_PANDAS)):
+        import_model(notebook / "lots_forest.joblib", tmp_path / "out", name="lots",
+                     sample=notebook / LOTS_CSV, target=TARGET)
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_pandas_a_dataframe_model_is_refused_at_start_before_its_file_is_read(notebook, tmp_path,
+                                                                                     monkeypatch):
+    import_model(notebook / "lots_forest.joblib", tmp_path, name="lots")
+    (tmp_path / MODEL_FILENAME).unlink()  # the manifest alone decides: the refusal names pandas, not the file
+    _hide_pandas(monkeypatch)
+    with pytest.raises(StartupError) as refused:
+        load_model(tmp_path)
+    assert str(refused.value) == f"{tmp_path} {NO_PANDAS} (a Docker image built with the model, " \
+                                 f"--build-arg MODEL=models/NAME, installs it)"
+
+
+def test_a_manifest_must_say_whether_its_model_takes_a_dataframe(notebook, tmp_path, model_copy):
+    """The Docker build installs pandas on the manifest's word: a manifest that does not match
+    its estimator is refused, either way."""
+    import_model(notebook / "lots_forest.joblib", tmp_path / "frame", name="lots")
+    _edit_manifest(tmp_path / "frame", lambda manifest: manifest.pop(INPUT_KEY))
+    with pytest.raises(StartupError, match='takes a pandas DataFrame, but its manifest does not say so '
+                                           '\\("input": "dataframe"\\): re-import it'):
+        load_model(tmp_path / "frame")
+    plain = model_copy
+    _edit_manifest(plain, lambda manifest: manifest.update({INPUT_KEY: DATAFRAME_INPUT}))
+    with pytest.raises(StartupError, match='takes an array, but its manifest says "input": "dataframe"'):
+        load_model(plain)
+    _edit_manifest(plain, lambda manifest: manifest.update({INPUT_KEY: "polars"}))
+    with pytest.raises(StartupError, match="the manifest's input 'polars' is not one of array, dataframe"):
+        load_model(plain)
+
+
+def test_without_pandas_a_plain_forest_is_served(model_dir):
+    """Nothing but a DataFrame pipeline needs pandas: in a process where it cannot be imported
+    (scikit-learn then runs without it), the iris model loads, compiles and predicts."""
+    script = ("import sys; sys.modules['pandas'] = None\n"
+              "from wsgi_service import load_model\n"
+              f"print(load_model({str(model_dir)!r}).predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]).tolist())")
+    served = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == "[0, 2]\n"
+
+
+def test_pandas_is_the_dataframe_extra_which_the_tests_install():
+    """setup.cfg keeps pandas out of every install but the one the refusal tells users to make."""
+    setup = configparser.ConfigParser(interpolation=None)
+    setup.read(REPO_ROOT / "setup.cfg")
+    extras = setup["options.extras_require"]
+    assert not any(line.startswith("pandas") for line in _lines(setup["options"]["install_requires"]))
+    assert _lines(extras[DATAFRAME_EXTRA])[0].startswith("pandas")
+    name = setup["metadata"]["name"]
+    assert f"{name}[{DATAFRAME_EXTRA}]" in _lines(extras["test"])
+    assert f"'{name}[{DATAFRAME_EXTRA}]'" in INSTALL_DATAFRAME
+
+
+def _lines(value: str) -> list[str]:
+    return value.strip().splitlines()
+
+
+def _edit_manifest(model_dir: Path, change) -> None:
+    path = model_dir / MANIFEST_FILENAME
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+

@@ -9,17 +9,50 @@ its index among the words the manifest lists), so for these models the
 matrix is turned back into the DataFrame they were fitted on: each column
 under its name, a categorical one as its words. The words the contract
 admits are the ones the model's encoders know (``encoded_words``).
+
+pandas is an optional dependency (the ``dataframe`` extra): scikit-learn
+imports it at start whenever it is installed, which costs every other
+deployment memory and start time. So a model that takes a DataFrame is
+refused, in one line that says how to install it, where pandas is missing
+(``require_pandas``): at import, and at start before its file is read.
 """
+
+import importlib.util
+import sys
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
+from wsgi_service.errors import StartupError
+
+# The extra of setup.cfg that brings pandas, and how to install it.
+DATAFRAME_EXTRA = "dataframe"
+INSTALL_DATAFRAME = f"pip install -c constraints.txt 'wsgi-forest-service[{DATAFRAME_EXTRA}]'"
+
 
 def takes_frame(estimator: object) -> bool:
     """Whether ``estimator`` starts with a ColumnTransformer fitted on named columns."""
     return _column_transformer(estimator) is not None
+
+
+def pandas_installed() -> bool:
+    """Whether ``import pandas`` would succeed, asked of the import system without importing it:
+    importing it here would cost the very time and memory that keeping it optional saves."""
+    try:
+        return importlib.util.find_spec("pandas") is not None
+    except ValueError:  # already in sys.modules, without a spec
+        return sys.modules.get("pandas") is not None
+
+
+def require_pandas(model: str) -> None:
+    """Refuse ``model``, which takes a DataFrame, with one line saying how to get pandas when it is
+    missing; the Docker build installs it for such a model (the manifest's ``input``)."""
+    if not pandas_installed():
+        raise StartupError(f"{model} takes a pandas DataFrame, and pandas is not installed: "
+                           f"{INSTALL_DATAFRAME} (a Docker image built with the model, "
+                           f"--build-arg MODEL=models/NAME, installs it)")
 
 
 def encoded_words(estimator: object) -> dict[str, list[str]]:

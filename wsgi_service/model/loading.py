@@ -5,6 +5,11 @@ and compared with the manifest before anything is unpickled, the very bytes
 that were hashed are the ones loaded, and they are unpickled admitting only
 an allow-list of globals (``unpickling``). Every refusal is a
 ``StartupError`` with one line that says what to do.
+
+A model whose manifest says it takes a DataFrame is refused before its file
+is read where pandas is not installed (an optional dependency), and the
+manifest's word for it is checked against the estimator, as its features and
+classes are: the Docker build installs pandas on that word alone.
 """
 
 import ctypes
@@ -20,10 +25,11 @@ import sklearn
 from sklearn.pipeline import Pipeline
 
 from contract.model_directory import (
-    CLASSIFICATION, IDENTITY_KEYS, MANIFEST_FILENAME, MODEL_FILENAME, REQUIRED_MANIFEST_KEYS, TASKS, sha256_hex,
+    CLASSIFICATION, DATAFRAME_INPUT, IDENTITY_KEYS, INPUT_KEY, INPUTS, MANIFEST_FILENAME, MODEL_FILENAME,
+    REQUIRED_MANIFEST_KEYS, TASKS, input_of, sha256_hex,
 )
 from wsgi_service.errors import StartupError
-from wsgi_service.model.frames import as_frame, encoded_words, takes_frame
+from wsgi_service.model.frames import as_frame, encoded_words, require_pandas, takes_frame
 from wsgi_service.model.forest import CompiledForest, compile_forest, single_threaded_answers
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 from wsgi_service.operations.settings import ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST
@@ -159,6 +165,8 @@ def read_model_directory(model_dir: Path, *, allow_sklearn_version_mismatch: boo
     model_dir = Path(model_dir)
     manifest = _read_manifest(model_dir)
     model_path = model_dir / manifest.get("model_file", MODEL_FILENAME)
+    if input_of(manifest) == DATAFRAME_INPUT:
+        require_pandas(str(model_dir))
     try:
         model_bytes = model_path.read_bytes()
     except OSError as error:
@@ -260,6 +268,20 @@ def _read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
+def _check_input_matches_manifest(estimator: object, manifest: dict, model_path: Path) -> None:
+    """The manifest's ``input`` is what decides whether pandas is installed (the Docker build):
+    it must say what the estimator takes."""
+    said = input_of(manifest)
+    if said not in INPUTS:
+        raise StartupError(f"{model_path}: the manifest's {INPUT_KEY} {said!r} is not one of {', '.join(INPUTS)}")
+    marked = f'"{INPUT_KEY}": "{DATAFRAME_INPUT}"'
+    if takes_frame(estimator) and said != DATAFRAME_INPUT:
+        raise StartupError(f"{model_path} takes a pandas DataFrame, but its manifest does not say so ({marked}): "
+                           f"re-import it with `python -m training import`")
+    if said == DATAFRAME_INPUT and not takes_frame(estimator):
+        raise StartupError(f"{model_path} takes an array, but its manifest says {marked}")
+
+
 def _check_frame_matches_manifest(estimator: object, manifest: dict, model_path: Path) -> None:
     """A model that takes a DataFrame is handed the manifest's names and words: they must be its own."""
     names = [feature["name"] for feature in manifest["features"]]
@@ -286,6 +308,7 @@ def _check_estimator_matches_manifest(estimator: object, manifest: dict, model_p
     if estimator.n_features_in_ != len(manifest["features"]):
         raise StartupError(f"{model_path} expects {estimator.n_features_in_} features, "
                            f"the manifest lists {len(manifest['features'])}")
+    _check_input_matches_manifest(estimator, manifest, model_path)
     if takes_frame(estimator):
         _check_frame_matches_manifest(estimator, manifest, model_path)
     if not is_classifier:
