@@ -30,7 +30,8 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
-from contract.model_directory import CLASSIFICATION, MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION
+from contract.generate import generate_contract, write_contract
+from contract.model_directory import CLASSIFICATION, CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION
 from bench.inprocess import best_seconds
 from training.train import write_model_directory
 from wsgi_service.model.forest import single_threaded_answers
@@ -90,6 +91,7 @@ def model_directory(spec: ForestSpec) -> Path:
     """The forest's model directory, fitted and written on first use."""
     directory = cache_dir() / spec.directory_name
     if (directory / MANIFEST_FILENAME).is_file() and (directory / MODEL_FILENAME).is_file():
+        _rewrite_contract(directory)
         return directory
     print(f"fitting the {spec.name} forest ({spec.directory_name}); cached in {directory}", flush=True)
     started = time.perf_counter()
@@ -107,6 +109,18 @@ def model_directory(spec: ForestSpec) -> Path:
                           target_name="y", name=spec.name, training={"dataset": spec.directory_name})
     print(f"  fitted and written in {time.perf_counter() - started:.0f} s", flush=True)
     return directory
+
+
+def _rewrite_contract(directory: Path) -> None:
+    """A cached directory's contract written anew by today's generator, its examples kept: the
+    service refuses a contract an older template wrote (it no longer fits the model's)."""
+    path = directory / CONTRACT_FILENAME
+    predict = json.loads(path.read_text())["paths"]["/predict"]["post"]
+    rows = predict["requestBody"]["content"]["application/json"]["examples"]["seed"]["value"]
+    answers = predict["responses"]["200"]["content"]["application/json"]["examples"]["rich"]["value"]["predictions"]
+    outputs = [list(answer["probabilities"].values()) if "probabilities" in answer else answer["value"]
+               for answer in answers]
+    write_contract(generate_contract(json.loads((directory / MANIFEST_FILENAME).read_text()), rows, outputs), path)
 
 
 def time_forest(spec: ForestSpec, directory: Path) -> list[ForestTiming]:

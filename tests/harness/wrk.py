@@ -92,11 +92,13 @@ def write_corpus_table(corpus: Sequence[Exchange], directory: Path) -> Path:
 
 
 def start_wrk(url: str, script_args: list[str], connections: int, seconds: int,
-              timeout_s: int = 10) -> subprocess.Popen:
-    """wrk posting to ``url`` for whole ``seconds`` (wrk reads no fractions); collect with ``wrk_result``."""
+              timeout_s: int = 10, headers: Sequence[str] = ()) -> subprocess.Popen:
+    """wrk posting to ``url`` for whole ``seconds`` (wrk reads no fractions), each ``headers``
+    line (``Name: value``) sent too; collect with ``wrk_result``."""
     return subprocess.Popen(
         [ensure_wrk(), "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s",
-         "--timeout", f"{timeout_s}s", "--latency", "--script", str(LOAD_SCRIPT), url, "--", *script_args],
+         "--timeout", f"{timeout_s}s", "--latency", *(f"--header={line}" for line in headers),
+         "--script", str(LOAD_SCRIPT), url, "--", *script_args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -119,5 +121,6 @@ def wrk_result(process: subprocess.Popen) -> WrkRun:
         detail=summary)
 
 
-def run_wrk(url: str, script_args: list[str], connections: int, seconds: int) -> WrkRun:
-    return wrk_result(start_wrk(url, script_args, connections, seconds))
+def run_wrk(url: str, script_args: list[str], connections: int, seconds: int,
+            headers: Sequence[str] = ()) -> WrkRun:
+    return wrk_result(start_wrk(url, script_args, connections, seconds, headers=headers))
