@@ -10,10 +10,11 @@ taking FP32 or FP64 in row-major order, and the outputs ``label`` and
 
 The service reads the model's metadata document (``V2ModelMetadata``, a
 ``const``) and the request schema from what this writes, so the tensor names,
-datatypes and shapes are decided once, here. Tensor data travels as JSON
-(the binary tensor data extension is not offered: the server metadata lists
-no extension), and a model whose features include words has no V2 part: the
-protocol's tensors hold one datatype.
+datatypes and shapes are decided once, here. Input data may come as JSON or
+as binary tensor data (tritonclient's default: a JSON header, then the
+bytes), which the service reads back into the JSON form before validating it;
+answers are JSON, which every client reads. A model whose features include
+words has no V2 part: the protocol's tensors hold one datatype.
 
 Errors are the service's RFC 9457 problems with the protocol's ``error``
 member added, so a V2 client reads its message where it looks for it.
@@ -68,9 +69,10 @@ def open_inference_part(manifest: dict, labels: list | None, rows: Sequence[Sequ
             "const": metadata,
         },
         "V2Parameters": {
-            "description": "Parameters as the protocol allows them. None changes the answer: outputs are "
-                           "always JSON (a binary_data or binary_data_output request is answered in JSON, "
-                           "which tritonclient reads as well).",
+            "description": "Parameters as the protocol allows them. An input's binary_data_size says how "
+                           "many bytes of binary tensor data it has (see the infer operation); none changes "
+                           "the answer: outputs are always JSON (binary_data or binary_data_output is "
+                           "answered in JSON, which tritonclient reads as well).",
             "type": "object",
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         },
@@ -178,8 +180,13 @@ def _paths(name: str, version: str, examples: dict) -> dict:
             "description": "The same validation, model and limits as POST /predict: the batch's rows (the "
                            "shape's first dimension) against MAX_BATCH_ROWS, the body against "
                            "MAX_BODY_BYTES. A body sent without a Content-Type is read as JSON "
-                           "(tritonclient sends none); a binary tensor data body "
-                           "(Inference-Header-Content-Length) answers 415.",
+                           "(tritonclient sends none). Binary tensor data (tritonclient's default) is read "
+                           "too: with an Inference-Header-Content-Length header, the body is that many bytes "
+                           "of this JSON document, each input without `data` but with "
+                           "`parameters.binary_data_size`, then those bytes of each input in turn (FP64 or "
+                           "FP32, little-endian, row-major); the values are then validated as if sent as "
+                           "`data` (NaN and infinities refused, as JSON cannot hold them). Such a body may "
+                           "also be labelled application/octet-stream.",
             "parameters": [*parameters, _REQUEST_ID],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": _SCHEMAS + "V2InferenceRequest"},
@@ -193,8 +200,8 @@ def _paths(name: str, version: str, examples: dict) -> dict:
                               "each offending value), or data whose length is not the shape's product."),
                 "404": not_found,
                 "413": _error("The body exceeds MAX_BODY_BYTES or the batch exceeds MAX_BATCH_ROWS."),
-                "415": _error("A body that is not JSON: another Content-Type, a Content-Encoding, or "
-                              "binary tensor data."),
+                "415": _error("Another Content-Type than JSON (or application/octet-stream with binary "
+                              "tensor data), or a Content-Encoding."),
                 "default": _error("Any other problem."),
             }}}
 

@@ -3,7 +3,8 @@
 Every V2 operation is already called with its documented example and checked
 against its documented response (``test_documented``). Here: the same rows
 sent to V2 and to /predict get the same labels, probabilities or values; the
-versioned paths answer as the plain ones; a requested output comes alone and
+same rows sent as binary tensor data (tritonclient's default) get the same
+answer as in JSON; the versioned paths answer as the plain ones; a requested output comes alone and
 the request's id comes back; and the refusals (another model, data that does
 not fill the shape, a tensor of another name, broken JSON) carry the
 protocol's ``error`` member beside the problem's pointers. Skipped when the
@@ -11,6 +12,8 @@ contract has no V2 part (a model whose features include words).
 """
 
 import copy
+import json
+import struct
 
 import pytest
 
@@ -60,6 +63,23 @@ def test_v2_answers_what_predict_answers(client, contract, v2_infer, v2_request,
                exchange, predict_exchange)
         expect(outputs[name]["shape"][0] == len(rows), f"V2's {name} has shape {outputs[name]['shape']} "
                f"for {len(rows)} rows", exchange)
+
+
+def test_v2_binary_tensor_data_answers_as_json(client, contract, v2_infer, v2_request):
+    """A JSON header of Inference-Header-Content-Length bytes, then the rows' bytes, little-endian."""
+    as_json, json_exchange = _infer(client, contract, v2_infer, v2_request)
+    header = copy.deepcopy(v2_request)
+    tensor = header["inputs"][0]
+    values = tensor.pop("data")
+    raw = struct.pack(f"<{len(values)}{'f' if tensor['datatype'] == 'FP32' else 'd'}", *values)
+    tensor["parameters"] = {**tensor.get("parameters", {}), "binary_data_size": len(raw)}
+    encoded = json.dumps(header).encode()
+    exchange = client.send(v2_infer.method, contract.concrete_paths(v2_infer)[0], data=encoded + raw,
+                           content_type="application/octet-stream",
+                           headers={"Inference-Header-Content-Length": str(len(encoded))})
+    answer = expect_answer(contract, v2_infer, exchange, 200)
+    expect(answer == as_json, "the same rows are answered differently as binary tensor data than as JSON",
+           json_exchange, exchange)
 
 
 def test_v2_versioned_infer_answers_as_the_plain_one(client, contract, v2_infer, v2_request):

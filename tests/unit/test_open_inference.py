@@ -122,13 +122,66 @@ def test_limits_apply_as_for_predict(model_dir):
 
 @pytest.mark.parametrize("headers, status", [
     ({"Content-Type": "text/plain"}, 415), ({"Content-Encoding": "gzip"}, 415),
-    ({"Inference-Header-Content-Length": "20"}, 415), ({}, 200),
-], ids=["text", "gzip", "binary-tensor-data", "no-content-type"])
+    ({"Content-Type": "application/octet-stream"}, 415), ({}, 200),
+], ids=["text", "gzip", "octet-stream-without-binary-data", "no-content-type"])
 def test_media_types(client, headers, status):
     response = client.post(INFER, data=json.dumps({"inputs": [tensor(ROWS)]}), headers=headers)
     assert response.status_code == status
     if status != 200:
         v2_problem(response, status)
+
+
+def binary(rows, datatype="FP64", size_change=0, extra=b"", values=None):
+    """A binary tensor data request (tritonclient's default form) for ``rows``: header length and body."""
+    raw = np.asarray(values if values is not None else rows, dtype="<f8" if datatype == "FP64" else "<f4").tobytes()
+    header = {"id": "bin", "inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": datatype,
+                                       "parameters": {"binary_data_size": len(raw) + size_change}}],
+              "parameters": {"binary_data_output": True}}
+    encoded = json.dumps(header).encode()
+    return {"Inference-Header-Content-Length": str(len(encoded))}, encoded + raw + extra
+
+
+@pytest.mark.parametrize("datatype, content_type", [("FP64", None), ("FP32", "application/octet-stream")])
+def test_binary_tensor_data_is_answered_as_the_same_rows_in_json(client, datatype, content_type):
+    rows = np.asarray(ROWS, dtype=np.float32 if datatype == "FP32" else np.float64).tolist()
+    headers, body = binary(ROWS, datatype)
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer = client.post(INFER, data=body, headers=headers).get_json()
+    assert answer == client.post(INFER, json={"id": "bin", "inputs": [tensor(rows, datatype)]}).get_json()
+
+
+@pytest.mark.parametrize("case, status, pointer", [
+    (binary(ROWS, values=[[5.1, 3.5, 1.4, 0.2], [6.7, float("nan"), 5.2, 2.3], *ROWS[2:]]), 400, "/inputs/0/data/5"),
+    (binary(ROWS, values=[[float("inf")] * 4, *ROWS[1:]]), 400, "/inputs/0/data/0"),
+    (binary(ROWS, size_change=-8), 400, ""),
+    (binary(ROWS, size_change=3), 400, "/inputs/0/parameters/binary_data_size"),
+    (binary(ROWS, datatype="FP32", size_change=2), 400, "/inputs/0/parameters/binary_data_size"),
+    (binary(ROWS[:1], values=[[1e39, 1, 1, 1]]), 400, "/inputs/0/data/0"),
+    (({"Inference-Header-Content-Length": "100000"}, b"{}"), 400, ""),
+    (({"Inference-Header-Content-Length": "-1"}, b"{}"), 400, ""),
+    (({"Inference-Header-Content-Length": "2"}, b"{}"), 400, ""),
+], ids=["nan", "infinity", "bytes-left-over", "size-not-whole-values", "fp32-size", "beyond-float32",
+        "header-longer-than-body", "negative-header", "no-inputs"])
+def test_binary_tensor_data_that_does_not_fit_is_400_pointing_at_it(client, case, status, pointer):
+    headers, body = case
+    problem = v2_problem(client.post(INFER, data=body, headers=headers), status)
+    assert pointer in [error["pointer"] for error in problem["errors"]]
+
+
+@settings(max_examples=examples(150))
+@given(data=st.data(), body=st.binary(max_size=200), datatype=st.sampled_from(["FP64", "FP32", "INT8", None]))
+def test_any_binary_tensor_body_is_answered_or_refused_never_a_5xx(client, data, body, datatype):
+    headers, valid = binary(ROWS, datatype or "FP64")
+    cut = data.draw(st.integers(0, len(valid)))
+    header_length = data.draw(st.sampled_from([headers["Inference-Header-Content-Length"], str(cut), "x", "-5"]))
+    sent = data.draw(st.sampled_from([valid, valid[:cut] + body, body]))
+    if datatype is not None and datatype != "FP64":
+        sent = sent.replace(b'"FP64"', json.dumps(datatype).encode(), 1)
+    response = client.post(INFER, data=sent, headers={"Inference-Header-Content-Length": header_length})
+    assert response.status_code in (200, 400, 413)
+    if response.status_code != 200:
+        v2_problem(response, response.status_code)
 
 
 @settings(max_examples=examples(150))

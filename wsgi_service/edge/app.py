@@ -26,6 +26,7 @@ from contract import operations
 from contract.api_keys import locked, needs_key
 from contract.generate import contract_bytes as encoded_contract
 from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
+from wsgi_service.edge.binary_tensors import with_binary_data_inlined
 from wsgi_service.edge.decoding import decode_json
 from wsgi_service.edge.docs import DocsPage
 from wsgi_service.edge.open_inference import OpenInference
@@ -60,6 +61,8 @@ NO_SUCH_PATH = "No such path; GET / lists the endpoints."
 # The operations of the interactive page, and its file operation's path parameter.
 DOCS, DOCS_ASSET, DOCS_ASSET_PARAMETER = "docs", "docs_asset", "asset"
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+# What a body of binary tensor data (the Open Inference Protocol's extension) may be labelled, beside JSON.
+BINARY_MEDIA_TYPE = "application/octet-stream"
 # The distribution whose name and version the Open Inference Protocol's server metadata gives.
 DISTRIBUTION = "wsgi-forest-service"
 
@@ -235,11 +238,13 @@ class Service:
 
     def on_v2_infer(self, environ: dict, model_name: str, model_version: str | None = None) -> Reply:
         self._check_model_named(model_name, model_version)
-        if "HTTP_INFERENCE_HEADER_CONTENT_LENGTH" in environ:
-            raise UnsupportedMediaType("This server takes tensor data as JSON only (no binary tensor data "
-                                       "extension); tritonclient: set_data_from_numpy(..., binary_data=False).")
-        body = self._json_body(environ, untyped_is_json=True)
-        return self._predicted(self.open_inference.infer(decode_json(body)))
+        header_length = environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH")
+        if header_length is None:
+            document = decode_json(self._json_body(environ, untyped_is_json=True))
+        else:  # the binary tensor data extension: a JSON header, then the tensors' bytes
+            body = self._json_body(environ, untyped_is_json=True, media_types=(JSON_MEDIA_TYPE, BINARY_MEDIA_TYPE))
+            document = with_binary_data_inlined(body, header_length)
+        return self._predicted(self.open_inference.infer(document))
 
     on_v2_model_version_metadata = on_v2_model_metadata
     on_v2_model_version_ready = on_v2_model_ready
@@ -273,14 +278,15 @@ class Service:
             self.metrics.out_of_range(*answer.out_of_range)
         return Reply(200, encode_json(answer.document), headers=self._model_header, rows=answer.rows)
 
-    def _json_body(self, environ: dict, untyped_is_json: bool = False) -> bytes:
-        """The request's body, once its Content-Type says UTF-8 JSON (or, with ``untyped_is_json``,
-        says nothing), it is not compressed, and it fits MAX_BODY_BYTES."""
+    def _json_body(self, environ: dict, untyped_is_json: bool = False,
+                   media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> bytes:
+        """The request's body, once its Content-Type is one of ``media_types`` (JSON in UTF-8), or
+        with ``untyped_is_json`` none at all, it is not compressed, and it fits MAX_BODY_BYTES."""
         content_type = environ.get("CONTENT_TYPE", "")
         mimetype, params = parse_options_header(content_type)
         if (content_type or not untyped_is_json) and (
-                mimetype.lower() != JSON_MEDIA_TYPE or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8")):
-            raise UnsupportedMediaType(f"Send the body as {JSON_MEDIA_TYPE} (UTF-8); got "
+                mimetype.lower() not in media_types or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8")):
+            raise UnsupportedMediaType(f"Send the body as {' or '.join(media_types)} (UTF-8); got "
                                        f"{content_type[:80] or 'no Content-Type'!r}.")
         encoding = environ.get("HTTP_CONTENT_ENCODING", "")
         if encoding.strip().lower() not in ("", "identity"):
