@@ -39,6 +39,7 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 # Rows far outside every training range, on both sides (iris rows themselves fall outside now and then:
 # the training range is the training split's).
 DRIFTED = [[0.5, 9.5, 0.01, 9.0], [9.5, 0.5, 9.0, 0.01]]
+V2_INFER = "/v2/models/iris/infer"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,23 @@ def _predict(document: object) -> Call:
     return Call("POST", "/predict", "predict", 200, json.dumps(document).encode(), document=document)
 
 
+def _infer(rows: list[list[float]], status: int = 200, reason: str | None = None, values: int | None = None) -> Call:
+    """Rows as an Open Inference Protocol request (its data cut to ``values`` values, to be refused)."""
+    document = {"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP64",
+                            "data": [value for row in rows for value in row][:values]}]}
+    return Call("POST", V2_INFER, "v2_infer", status, json.dumps(document).encode(), reason=reason,
+                document=document if status == 200 else None)
+
+
+def _rows_of(call: Call) -> list:
+    """The rows a valid call carries, whatever its form."""
+    if call.endpoint == "v2_infer":
+        data = call.document["inputs"][0]["data"]
+        return [data[start:start + 4] for start in range(0, len(data), 4)]
+    rows = call.document if isinstance(call.document, list) else (call.document or {}).get("instances", [])
+    return [[row[name] for name in FEATURES] if isinstance(row, dict) else row for row in rows]
+
+
 def _refused(body: bytes, status: int, reason: str, content_type: str = JSON) -> Call:
     return Call("POST", "/predict", "predict", status, body, content_type, reason)
 
@@ -74,6 +92,7 @@ def known_load() -> list[Call]:
         batches.append(_predict(rows if form == 0 else {"instances": rows} if form == 1 else
                                 {"instances": [dict(zip(FEATURES, row)) for row in rows]}))
     batches.append(_predict({"instances": DRIFTED}))
+    batches += [_infer(IRIS[::3]), _infer(DRIFTED)]  # the Open Inference Protocol: the same counters
     refusals = [
         *(_refused(body, 400, "malformed_json") for body in (b"[[5.1, 3.5", b"not json", b"[[NaN, 1, 2, 3]]",
                                                              b"", b"[[5.1, 3.5, 1.4, 0.2]]]")),
@@ -85,6 +104,7 @@ def known_load() -> list[Call]:
           for _ in range(2)),
         _refused(b"[" + b"[5.1,3.5,1.4,0.2]," * (DEFAULT_MAX_BODY_BYTES // 18) + b"[5.1,3.5,1.4,0.2]]",
                  413, "body_too_large"),
+        _infer(IRIS[:3], 400, "contract_violation", values=11),
     ]
     others = [
         *(Call("GET", f"/no-such-path/{number}", "unmatched", 404) for number in range(5)),
@@ -210,9 +230,10 @@ def test_latency_histogram_counts_every_request(loaded):
 def test_rows_and_predictions_by_class(loaded, app, model_dir):
     load, _, before, after, *_ = loaded
     class_names = [cls["name"] for cls in json.loads((model_dir / "manifest.json").read_text())["classes"]]
-    answers = [app.predictor.answer(call.document) for call in load if call.document is not None]
+    answers = [(app.open_inference.infer if call.endpoint == "v2_infer" else app.predictor.answer)(call.document)
+               for call in load if call.document is not None]
     rows = sum(answer.rows for answer in answers)
-    assert rows == 1 + 30 + 2 + 5 + 17 + 64 + 300 + 1000 + len(DRIFTED)
+    assert rows == 1 + 30 + 2 + 5 + 17 + 64 + 300 + 1000 + len(DRIFTED) + 50 + len(DRIFTED)
     by_class = Counter(class_names[index] for answer in answers for index in answer.winners.tolist())
     assert len(by_class) == 3
     assert grown(before, after, "forest_predicted_rows_total") == {frozenset(): float(rows)}
@@ -225,9 +246,7 @@ def test_out_of_range_rows_by_feature_and_side(loaded, model_dir):
     features = json.loads((model_dir / "manifest.json").read_text())["features"]
     expected = Counter()
     for call in load:
-        rows = call.document if isinstance(call.document, list) else (call.document or {}).get("instances", [])
-        for row in rows:
-            values = [row[name] for name in FEATURES] if isinstance(row, dict) else row
+        for values in _rows_of(call) if call.document is not None else ():
             for feature, value in zip(features, values):
                 if value < feature["min"]:
                     expected[feature["name"], "below"] += 1
