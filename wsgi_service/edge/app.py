@@ -80,6 +80,8 @@ class Service:
         if self._keys is not None:
             contract = locked(contract)
             contract_bytes = encoded_contract(contract)
+            log.info("API keys on: every operation but the health checks needs one of %d key(s) (fingerprints %s)",
+                     len(self._keys), ", ".join(self._keys.fingerprints))
         self._open_paths = frozenset(path for path, _, operation in operations(contract)
                                      if not needs_key(contract, operation))
         # Set by gunicorn's master on SIGTERM (operations.draining): /health then answers 503.

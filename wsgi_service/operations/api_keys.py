@@ -48,6 +48,10 @@ class ApiKeys:
     def __len__(self) -> int:
         return len(self._digests)
 
+    @property
+    def fingerprints(self) -> list[str]:
+        return [known for _, known in self._digests]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ApiKeys | None":
         """The keys ``API_KEYS_FILE`` and ``API_KEYS`` name, checked; None when neither is set."""
