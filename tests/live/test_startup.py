@@ -17,6 +17,8 @@ from wsgi_service.operations.settings import ENV_MODEL_DIR
     ({ENV_MODEL_DIR: "/nonexistent/model"}, "Error: no model at /nonexistent/model"),
     ({"MAX_BATCH_ROWS": "many"}, "Error: MAX_BATCH_ROWS must be a positive integer, got 'many'"),
     ({"WEB_CONCURRENCY": "0"}, "Error: WEB_CONCURRENCY must be a positive integer, got '0'"),
+    ({"API_KEYS": "k" * 31}, "Error: API_KEYS item 1: the key has 31 characters, fewer than 32"),
+    ({"API_KEYS_FILE": "/nonexistent/keys"}, "Error: API_KEYS_FILE=/nonexistent/keys cannot be read"),
 ])
 def test_server_refuses_to_start_with_one_clear_line(model_dir, env, message):
     refused = refused_start(model_dir=model_dir, env=env, timeout_s=60)

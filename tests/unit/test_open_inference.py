@@ -4,6 +4,7 @@ tritonclient's own view of it is in ``tests/live/test_open_inference.py``;
 the contract suite checks every V2 route against the contract.
 """
 
+import importlib.metadata
 import json
 
 import numpy as np
@@ -67,7 +68,8 @@ def test_drift_and_rows_are_counted_as_for_predict(model_dir):
 
 
 def test_metadata_health_and_readiness(client):
-    assert client.get("/v2").get_json() == {"name": "wsgi-forest-service", "version": "0.1.0", "extensions": []}
+    assert client.get("/v2").get_json() == {"name": "wsgi-forest-service", "extensions": [],
+                                            "version": importlib.metadata.version("wsgi-forest-service")}
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").get_json() == {"ready": True}
     assert client.get("/v2/models/iris/ready").get_json() == {"name": "iris", "ready": True}
