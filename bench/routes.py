@@ -1,9 +1,12 @@
 """``python -m bench.routes``: what each way in costs a single row, measured against /predict in the same rounds.
 
-Two servers, started as production starts them (two sync workers): one
-without API keys, one with ``API_KEYS`` set. wrk posts one iris row (or the
-same row as an Open Inference Protocol tensor) at 8 connections, to:
+Three servers, started as production starts them (two sync workers): the
+HTTP ceiling (``bench.ceiling``: parse the JSON, answer a constant), the
+service without API keys, and the service with ``API_KEYS`` set. wrk posts
+one row of the model (or the same row as an Open Inference Protocol tensor)
+at 8 connections, to:
 
+- the ceiling: what the service could reach if it did nothing;
 - ``/predict`` on the server without keys: the baseline;
 - ``/predict`` on the locked server, with ``Authorization: Bearer <key>``:
   the key's check (a SHA-256 and a constant-time comparison per key);
@@ -64,10 +67,12 @@ def main(argv: list[str] | None = None) -> None:
             paths[name] = Path(scratch) / f"{name}.json"
             paths[name].write_text(json.dumps(body))
         key = secrets.token_urlsafe(32)
-        with running_server(model_dir=model_dir) as open_server, \
+        with running_server("bench.ceiling:application", model_dir=model_dir) as ceiling, \
+                running_server(model_dir=model_dir) as open_server, \
                 running_server(model_dir=model_dir, env={ENV_API_KEYS: key}) as locked_server:
             loads = {
                 "/predict": (f"{open_server.base_url}/predict", paths["predict"], ()),
+                "ceiling": (f"{ceiling.base_url}/predict", paths["predict"], ()),
                 "/predict with a key": (f"{locked_server.base_url}/predict", paths["predict"],
                                         (f"Authorization: Bearer {key}",)),
                 "V2 infer": (f"{open_server.base_url}/v2/models/{manifest['name']}/infer", paths["infer"], ()),

@@ -7,6 +7,7 @@ Nothing here knows the service's code.
 """
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ CONTRACT_PATH = Path(__file__).with_name("openapi.json")
 _DOCUMENT_URI = "urn:contract:openapi"
 # The keys of an OpenAPI path item that name operations (the others are shared fields).
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# A path parameter in a path template, ``{name}``: one path segment.
+PATH_PARAMETER = re.compile(r"\{([^}/]+)\}")
 
 
 def load_contract(path: Path = CONTRACT_PATH) -> dict:

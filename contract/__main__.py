@@ -23,7 +23,7 @@ from contract import CONTRACT_PATH, load_contract, operations
 from contract.generate import load_template, model_schema_names
 from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_WAIT_S, ENV_API_KEY, ENV_BASE_URL, EXIT_ALL_PASSED,
                             EXIT_CHECKS_FAILED, EXIT_NEEDS_KEY, EXIT_NEVER_READY, EXIT_OTHER_MODEL,
-                            EXIT_SUITE_ERROR, SUITE_DIR)
+                            EXIT_SUITE_ERROR, SUITE_DIR, locked_out)
 from contract.suite.documented import SERVED_CONTRACT
 
 
@@ -107,10 +107,7 @@ def _another_models_contract(base_url: str, local: dict, wait_s: float, timeout_
             break
         except urllib.error.HTTPError as error:
             if error.code == 401:
-                raise PermissionError(
-                    f"{base_url} answers {path} 401: it runs with API keys and "
-                    f"{'refuses the key given' if api_key else 'the suite was given none'}; "
-                    f"give it as ${ENV_API_KEY} (or --api-key)") from None
+                raise PermissionError(locked_out(base_url.rstrip("/") + path, api_key)) from None
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.5)

@@ -27,3 +27,9 @@ EXIT_SUITE_ERROR = 4
 EXIT_OTHER_MODEL = 5
 # The deployment asks for an API key and the suite was given none (or one it refuses).
 EXIT_NEEDS_KEY = 6
+
+
+def locked_out(url: str, api_key: str | None) -> str:
+    """The one line for a deployment that answered ``url`` 401 (exit status ``EXIT_NEEDS_KEY``)."""
+    given = "refuses the key given" if api_key else "the suite was given none"
+    return f"{url} answered 401: the deployment runs with API keys and {given}; give it as ${ENV_API_KEY} (or --api-key)"

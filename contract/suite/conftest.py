@@ -17,7 +17,7 @@ import pytest
 from contract import CONTRACT_PATH, load_contract
 from contract.api_keys import locked
 from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_TOO_LARGE_BYTES, DEFAULT_WAIT_S, ENV_API_KEY, ENV_BASE_URL,
-                            EXIT_NEEDS_KEY, EXIT_NEVER_READY)
+                            EXIT_NEEDS_KEY, EXIT_NEVER_READY, locked_out)
 from contract.suite.derived import range_rows, seed_rows, violations
 from contract.suite.documented import HEALTH, MODEL, PREDICT, Contract, expect_answer
 from contract.suite.exchanges import Client, ContractFailure, NeverReady
@@ -93,9 +93,7 @@ def client(pytestconfig, contract) -> Client:
         pytest.exit(f"the deployment never became ready: {never}", returncode=EXIT_NEVER_READY)
     operation = contract.operation(MODEL)
     if client.send(operation.method, operation.path).status == 401:
-        pytest.exit(f"the deployment answers {operation.path} 401: it runs with API keys and "
-                    f"{'refuses the key given' if api_key else 'the suite was given none'}; pass it as "
-                    f"${ENV_API_KEY} (or --api-key)", returncode=EXIT_NEEDS_KEY)
+        pytest.exit(locked_out(client.url(operation.path), api_key), returncode=EXIT_NEEDS_KEY)
     return client
 
 

@@ -21,13 +21,12 @@ from urllib.parse import quote, urlsplit
 from jsonschema.exceptions import relevance
 from jsonschema.protocols import Validator
 
-from contract import operations, pointer_to, schema_validator
+from contract import PATH_PARAMETER, operations, pointer_to, schema_validator
 from contract.suite.exchanges import JSON_MEDIA_TYPE, Exchange, expect, is_json, parse_media_type
 
 SHOWN_SCHEMA_ERRORS = 3
 # The operationIds whose meaning behavioural checks rely on; paths come from the document.
 PREDICT, HEALTH, MODEL, SERVED_CONTRACT, INDEX, DOCS = "predict", "health", "model", "contract", "index", "docs"
-_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 V2_INFER, V2_VERSION_INFER = "v2_infer", "v2_version_infer"
 
 
@@ -81,7 +80,7 @@ class Contract:
                     schema = self.at(self.resolved(where + pointer_to("schema")))
                     values[parameter["name"]] = schema.get("enum") or (
                         [parameter["example"]] if "example" in parameter else [])
-        names = _PATH_PARAMETER.findall(operation.path)
+        names = PATH_PARAMETER.findall(operation.path)
         for name in names:
             if not values.get(name):
                 raise LookupError(f"{operation.name}: the contract gives no value for the path parameter "
@@ -89,7 +88,7 @@ class Contract:
         paths = []
         for chosen in itertools.product(*(values[name] for name in names)):
             value_of = dict(zip(names, chosen))
-            paths.append(_PATH_PARAMETER.sub(lambda found: quote(str(value_of[found[1]]), safe=""), operation.path))
+            paths.append(PATH_PARAMETER.sub(lambda found: quote(str(value_of[found[1]]), safe=""), operation.path))
         return paths
 
     def operation_at(self, method: str, url_path: str) -> Operation | None:
@@ -97,7 +96,7 @@ class Contract:
         path = urlsplit(url_path).path
         for op in self.operations:
             pattern = "".join("[^/]+" if index % 2 else re.escape(part)
-                              for index, part in enumerate(_PATH_PARAMETER.split(op.path)))
+                              for index, part in enumerate(PATH_PARAMETER.split(op.path)))
             if op.method == method.lower() and re.fullmatch(pattern, path):
                 return op
         return None

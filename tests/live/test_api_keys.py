@@ -23,7 +23,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from contract.suite import ENV_API_KEY, EXIT_CHECKS_FAILED, EXIT_NEEDS_KEY
 from tests.harness.server import REPO_ROOT, running_server
-from tests.support.fuzzing import filling_the_shape
+from tests.support.fuzzing import filling_the_shape, with_node_id
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 from wsgi_service.operations.api_keys import ENV_API_KEYS_FILE, fingerprint
@@ -103,9 +103,7 @@ schema = schemathesis.pytest.from_fixture("locked_schema")
 
 @pytest.fixture
 def locked_schema(loaded_locked_schema, request):
-    if not hasattr(request.node, "_nodeid"):  # as in test_fuzz_contract: schemathesis 4.32 and pytest 9.2
-        request.node._nodeid = request.node.nodeid
-    return loaded_locked_schema
+    return with_node_id(loaded_locked_schema, request)
 
 
 @pytest.fixture(scope="module")

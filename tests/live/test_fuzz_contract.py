@@ -17,7 +17,7 @@ from hypothesis import settings
 from schemathesis import GenerationMode
 
 from contract import HTTP_METHODS
-from tests.support.fuzzing import filling_the_shape
+from tests.support.fuzzing import filling_the_shape, with_node_id
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 
@@ -46,11 +46,7 @@ def loaded_schema(live_server):
 
 @pytest.fixture
 def served_schema(loaded_schema, request):
-    # schemathesis 4.32's lazy loader reads and rewrites ``Node._nodeid``,
-    # which pytest 9.2 no longer has; only its subtest labels depend on it.
-    if not hasattr(request.node, "_nodeid"):
-        request.node._nodeid = request.node.nodeid
-    return loaded_schema
+    return with_node_id(loaded_schema, request)
 
 
 def counting_session(minimum):

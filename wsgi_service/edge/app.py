@@ -22,7 +22,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.routing import Map, Rule
 from werkzeug.wsgi import get_input_stream
 
-from contract import operations
+from contract import PATH_PARAMETER, operations
 from contract.api_keys import locked, needs_key
 from contract.generate import contract_bytes as encoded_contract
 from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
@@ -60,7 +60,6 @@ MODEL_HEADER = "X-Model"
 NO_SUCH_PATH = "No such path; GET / lists the endpoints."
 # The operations of the interactive page, and its file operation's path parameter.
 DOCS, DOCS_ASSET, DOCS_ASSET_PARAMETER = "docs", "docs_asset", "asset"
-_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 # What a body of binary tensor data (the Open Inference Protocol's extension) may be labelled, beside JSON.
 BINARY_MEDIA_TYPE = "application/octet-stream"
 # The distribution whose name and version the Open Inference Protocol's server metadata gives.
@@ -104,7 +103,8 @@ class Service:
         self._request_id_pattern = re.compile(contract["components"]["schemas"]["RequestId"]["pattern"])
         self._contract_reply = Reply(200, contract_bytes)
         self._manifest_reply = Reply(200, encode_json({**model.manifest, "serving": model.serving}))
-        self._health_reply = Reply(200, encode_json({"status": "ok", "model": model.identity}))
+        self._identity = model.identity  # a property that builds the dict anew: once here
+        self._health_reply = Reply(200, encode_json({"status": "ok", "model": self._identity}))
         self._model_header = ((MODEL_HEADER, model_header_value(model.identity)),)
         self._v2_server_reply = Reply(200, encode_json({"name": DISTRIBUTION, "version": _distribution_version(),
                                                         "extensions": []}))
@@ -268,7 +268,7 @@ class Service:
                            "elsewhere.")
 
     def _check_model_named(self, name: str, version: str | None) -> None:
-        identity = self.predictor.model.identity
+        identity = self._identity
         if name != identity["name"] or version not in (None, identity["version"]):
             asked = repr(name) if version is None else f"{name!r} version {version!r}"
             raise NotFound(f"No model {asked[:200]}: this server serves {identity['name']!r} version "
@@ -336,7 +336,7 @@ def _path_info(environ: dict) -> str:
 def _rules_from(contract: dict) -> list[Rule]:
     """One werkzeug rule per contract operation; GET rules answer HEAD too. A path
     parameter ``{name}`` is one path segment, werkzeug's ``<name>``."""
-    return [Rule(_PATH_PARAMETER.sub(r"<\1>", path), endpoint=operation["operationId"], methods=[method.upper()])
+    return [Rule(PATH_PARAMETER.sub(r"<\1>", path), endpoint=operation["operationId"], methods=[method.upper()])
             for path, method, operation in operations(contract)]
 
 
