@@ -25,6 +25,14 @@ _server = ServerSettings.from_env()
 wsgi_app = "wsgi_service:create_app_from_env()"
 bind = [f"0.0.0.0:{_server.port}"]
 workers = _server.workers
+# Each worker an event loop that reads requests whole before the app sees them (front.py):
+# slow or idle clients hold a socket, never a worker.
+worker_class = "wsgi_service.operations.front.BufferingWorker"
+# Connections per worker; at the limit the longest-idle kept-alive one is closed to make room.
+worker_connections = 1000
+# An idle kept-alive connection lasts longer than nginx's upstream keepalive_timeout (60 s) and an
+# ALB's idle timeout (60 s), so the proxy in front, not the server, closes it: never mid-request.
+keepalive = 75
 # Load the model once in the master; forked workers share its pages.
 preload_app = True
 loglevel = _server.log_level

@@ -75,6 +75,8 @@ class ServerSettings:
     # How long SIGTERM keeps answering new requests (``draining``): the process is then gone
     # within 8 s (``draining.stop_bound_seconds``), inside ``docker stop``'s 10 s.
     drain_seconds: float = 4.0
+    # The front buffers a request's body up to one byte over the app's limit, which then refuses it.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ServerSettings":
@@ -87,6 +89,7 @@ class ServerSettings:
             workers=_positive_int(environ, ENV_WEB_CONCURRENCY, os.cpu_count() or 1),
             log_level=log_level,
             drain_seconds=_seconds(environ, ENV_DRAIN_SECONDS, cls.drain_seconds),
+            max_body_bytes=_positive_int(environ, ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
         )
 
 
