@@ -120,7 +120,8 @@ def container_run(image: str, exchanges: list[Exchange], docker: str = "docker")
 
 
 def _door_left_open(log: str) -> str:
-    return next((line[line.index(DOOR_LEFT_OPEN):] for line in log.splitlines() if DOOR_LEFT_OPEN in line), "")
+    """The drain's warning, when it could not close the door (the server logs JSON lines)."""
+    return next((json.loads(line)["message"] for line in log.splitlines() if DOOR_LEFT_OPEN in line), "")
 
 
 def main(argv: list[str] | None = None) -> int:
