@@ -61,7 +61,7 @@ def info_run(model_dir):
 
 def test_every_app_line_is_json_and_startup_lines_too(info_run):
     *_, output = info_run
-    lines = json_lines(output)  # raises on a line that is neither JSON nor gunicorn's own
+    lines = json_lines(output)  # raises on a line that is not JSON
     assert any(line["logger"].startswith("wsgi_service.") and line["logger"] != "wsgi_service.access"
                and line["level"] == "INFO" for line in lines), output
 
