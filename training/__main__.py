@@ -77,7 +77,8 @@ def import_main(argv: list[str]) -> int:
     # Imported here: it reads the file through the service's allow-list unpickler, and training
     # alone (the Docker build's first stage) has only contract/ and training/ to import.
     from training import importing
-    from wsgi_service.operations.settings import Settings
+    from wsgi_service.errors import StartupError
+    from wsgi_service.operations.settings import allows_sklearn_version_mismatch
 
     parser = argparse.ArgumentParser(prog="python -m training import", description=importing.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,8 +105,8 @@ def import_main(argv: list[str]) -> int:
         manifest = importing.import_model(args.model_file, out, name=name, version=args.version,
                                           features=args.features.split(",") if args.features else None,
                                           sample=args.sample, target=args.target, class_names=class_names,
-                                          allow_other_release=Settings.from_env().allow_sklearn_version_mismatch)
-    except (TableError, TrainingError) as error:
+                                          allow_other_release=allows_sklearn_version_mismatch())
+    except (TableError, TrainingError, StartupError) as error:  # StartupError: a bad ALLOW_SKLEARN_VERSION_MISMATCH
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{out}: {manifest['name']} {manifest['version']} ({manifest['task']}, {len(manifest['features'])} "

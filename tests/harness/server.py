@@ -15,6 +15,7 @@ reads fills up and blocks the server mid-request.
 """
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -66,8 +67,8 @@ class Server:
 
     def worker_class(self) -> str:
         for line in self.log().splitlines():
-            if "Using worker: " in line:
-                return line.rsplit("Using worker: ", 1)[1].strip()
+            if "Using worker: " in line:  # gunicorn's line, a JSON object as every line the server writes
+                return json.loads(line)["message"].rsplit("Using worker: ", 1)[1]
         return "unknown"
 
     def wait_for_workers(self, count: int = WORKERS, timeout_s: float = WORKERS_TIMEOUT_S) -> list[int]:

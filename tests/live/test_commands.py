@@ -11,9 +11,20 @@ from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, MODEL
 from tests.harness.server import REPO_ROOT
 from tests.support.commands import run_training
 from tests.support.malicious import dump, payloads
+from wsgi_service.operations.api_keys import ENV_API_KEYS, ENV_API_KEYS_FILE
+from wsgi_service.operations.settings import (
+    ENV_ALLOW_SKLEARN_MISMATCH, ENV_COMPILE_FOREST, ENV_DRAIN_SECONDS, ENV_LOG_LEVEL, ENV_MAX_BATCH_ROWS,
+    ENV_MAX_BODY_BYTES, ENV_MODEL_DIR, ENV_PORT, ENV_WEB_CONCURRENCY,
+)
 
 IRIS = load_iris()
 HEADER = "a,b,kind\n"
+# Every server setting the service would refuse at start: none is the training commands' business.
+BAD_SERVER_SETTINGS = {
+    ENV_MAX_BODY_BYTES: "abc", ENV_MAX_BATCH_ROWS: "0", ENV_API_KEYS_FILE: "/nonexistent/keys",
+    ENV_API_KEYS: "short", ENV_WEB_CONCURRENCY: "x", ENV_LOG_LEVEL: "loud", ENV_PORT: "-1",
+    ENV_DRAIN_SECONDS: "abc", ENV_COMPILE_FOREST: "maybe", ENV_MODEL_DIR: "/nonexistent/model",
+}
 
 
 def test_the_iris_contract_is_the_generated_one(tmp_path):
@@ -69,3 +80,24 @@ def test_command_line_says_what_to_fix_in_one_line(tmp_path):
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
     assert "Traceback" not in refused.stderr and not (tmp_path / "m").exists()
+
+
+def test_training_and_importing_ignore_the_server_settings(tmp_path):
+    """Each command reads only what it uses: a CI job or a shell that also serves holds server
+    settings, and no bad one of them stops a training or an import."""
+    trained = run_training("--out", str(tmp_path / "iris"), "--n-estimators", "5", env=BAD_SERVER_SETTINGS)
+    assert trained.returncode == 0 and "Traceback" not in trained.stderr, trained.stderr
+    imported = run_training("import", str(tmp_path / "iris" / MODEL_FILENAME), "--out", str(tmp_path / "m"),
+                            env=BAD_SERVER_SETTINGS)
+    assert imported.returncode == 0 and "Traceback" not in imported.stderr, imported.stderr
+    assert (tmp_path / "m" / MANIFEST_FILENAME).is_file()
+
+
+def test_the_one_setting_an_import_reads_is_refused_in_one_line(tmp_path):
+    trained = run_training("--out", str(tmp_path / "iris"), "--n-estimators", "5")
+    assert trained.returncode == 0, trained.stderr
+    refused = run_training("import", str(tmp_path / "iris" / MODEL_FILENAME), "--out", str(tmp_path / "m"),
+                           env={ENV_ALLOW_SKLEARN_MISMATCH: "maybe"})
+    assert refused.returncode == 2
+    assert refused.stderr == f"error: {ENV_ALLOW_SKLEARN_MISMATCH} must be 1/true/yes or 0/false/no, got 'maybe'\n"
+    assert not (tmp_path / "m").exists()

@@ -1,4 +1,4 @@
-"""Logs over a real gunicorn: one JSON line per request, errors with their traceback, LOG_LEVEL obeyed.
+"""Logs over a real gunicorn: every line JSON, one per request, errors with their traceback, LOG_LEVEL obeyed.
 
 Both servers run the real deployment with one real fault planted
 (``tests.support.faulty_app``): a row of zeros makes numpy raise inside the
@@ -8,6 +8,7 @@ every other row is answered as usual.
 
 import json
 import re
+import signal
 from datetime import datetime, timezone
 
 import pytest
@@ -15,8 +16,9 @@ import requests
 
 from tests.support.problems import assert_problem
 from tests.support.faulty_app import HEALTHY_ROW, POISONED_ROW
-from tests.harness.server import running_server
-from tests.support.server_logs import access_lines, json_lines
+from tests.harness.server import STOP_TIMEOUT_S, running_server
+from tests.support.server_logs import LINE_KEYS, access_lines, json_lines
+from wsgi_service.operations.logs import GUNICORN_ERROR_LOGGER
 from wsgi_service.operations.settings import ENV_LOG_LEVEL
 
 FAULTY_APP = "tests.support.faulty_app:make_app()"
@@ -59,9 +61,33 @@ def info_run(model_dir):
 
 def test_every_app_line_is_json_and_startup_lines_too(info_run):
     *_, output = info_run
-    lines = json_lines(output)  # raises on a line that is neither JSON nor gunicorn's own
+    lines = json_lines(output)  # raises on a line that is not JSON
     assert any(line["logger"].startswith("wsgi_service.") and line["logger"] != "wsgi_service.access"
                and line["level"] == "INFO" for line in lines), output
+
+
+def test_every_line_the_server_writes_is_json_gunicorns_own_too(model_dir):
+    """Start, workers, a few requests, SIGTERM and its drain, the exits: each line one JSON object
+    with the same keys, so that CloudWatch Logs Insights parses all of them."""
+    with running_server(model_dir=model_dir) as server:
+        answers = [requests.request(method, server.base_url + path, json=body, timeout=TIMEOUT_S,
+                                    headers={"X-Request-ID": f"every-line-{number}"})
+                   for number, (method, path, body) in enumerate([("GET", "/health", None),
+                                                                   ("POST", "/predict", [HEALTHY_ROW]),
+                                                                   ("POST", "/predict", [[1, 2]]),
+                                                                   ("GET", "/no-such-path", None)])]
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=STOP_TIMEOUT_S) == 0
+        output = server.log()
+    assert [answer.status_code for answer in answers] == [200, 200, 422, 404]
+    lines = json_lines(output)  # raises on a line that is not JSON
+    for line in lines:
+        assert isinstance(line, dict) and LINE_KEYS <= set(line), line
+    said = " | ".join(line["message"] for line in lines if line["logger"] == GUNICORN_ERROR_LOGGER)
+    for words in ("Starting gunicorn", "Booting worker", "Handling signal: term", "SIGTERM: draining",
+                  "drained in", "Worker exiting", "Shutting down: Master"):
+        assert words in said, f"no gunicorn line says {words!r}:\n{output}"
+    assert {f"every-line-{number}" for number in range(4)} <= {line["request_id"] for line in access_lines(output)}
 
 
 def test_one_access_line_per_request_with_its_fields(info_run):

@@ -1,17 +1,16 @@
-"""Reading a live server's output: the app's JSON lines among gunicorn's text ones."""
+"""Reading a live server's output: every line it writes, gunicorn's own included, is one JSON object."""
 
 import json
 
 from wsgi_service.operations.logs import ACCESS_LOGGER
 
-# gunicorn's own lines: "[2025-01-01 12:00:00 +0000] [123] [INFO] Booting worker with pid: 124".
-GUNICORN_LINE_START = "["
+# The keys of every line, whoever logged it; the app adds fields after them.
+LINE_KEYS = {"time", "level", "logger", "pid", "message"}
 
 
 def json_lines(output: str) -> list[dict]:
-    """Every line the app wrote (each must parse as one JSON object); gunicorn's own lines are skipped."""
-    return [json.loads(line) for line in output.splitlines()
-            if line.strip() and not line.startswith(GUNICORN_LINE_START)]
+    """Every non-empty line, parsed: raises on one that is not JSON."""
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
 def access_lines(output: str) -> list[dict]:

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 
 from wsgi_service.operations.draining import FINISH_SECONDS, drain_then_stop
-from wsgi_service.operations.logs import configure_logging
+from wsgi_service.operations.logs import server_logging
 from wsgi_service.operations.settings import ENV_MULTIPROC_DIR, ServerSettings
 
 _server = ServerSettings.from_env()
@@ -36,6 +36,8 @@ keepalive = 75
 # Load the model once in the master; forked workers share its pages.
 preload_app = True
 loglevel = _server.log_level
+# Every line as JSON, gunicorn's own too (wsgi_service.operations.logs).
+logconfig_dict = server_logging(_server.log_level)
 # The app writes one JSON line per request itself (wsgi_service.operations.logs): gunicorn's would repeat it.
 accesslog = None
 timeout = 30
@@ -92,7 +94,3 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-# gunicorn configures only its own loggers, as text; the app's are JSON lines beside them.
-configure_logging(_server.log_level)

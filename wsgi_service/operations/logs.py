@@ -6,9 +6,12 @@ every record, a traceback included, is one line. The access line is written
 by the app itself (``wsgi_service.access``) because only the app knows the
 request id it answered with and the rows it predicted.
 
-``configure_logging`` is what the server calls, once, at start; an app
-embedded in another WSGI stack leaves logging to its host, whose handlers
-receive the same records (the fields in ``record.fields``).
+``server_logging`` is what the server's gunicorn config applies, once, at
+start: gunicorn's own lines (its start, workers booting and exiting,
+signals, the drain's lines, errors) then come out in the same shape as the
+app's, so every line the server writes parses. An app embedded in another
+WSGI stack leaves logging to its host, whose handlers receive the same
+records (the fields in ``record.fields``).
 """
 
 import json
@@ -17,6 +20,8 @@ import time
 
 APP_LOGGER = "wsgi_service"
 ACCESS_LOGGER = "wsgi_service.access"
+GUNICORN_ERROR_LOGGER = "gunicorn.error"
+GUNICORN_ACCESS_LOGGER = "gunicorn.access"
 # A client's X-Forwarded-For is logged, not trusted: keep a forged one from filling the line.
 MAX_CLIENT_CHARS = 64
 
@@ -44,18 +49,29 @@ class JsonFormatter(logging.Formatter):
         return _encode(line)
 
 
-def configure_logging(level: str) -> None:
-    """The app's records, the access lines among them, to stderr as JSON lines, from ``level`` up.
+def server_logging(level: str) -> dict:
+    """Every line the server writes as JSON, on stderr: a ``logging.config`` dictionary, which
+    gunicorn applies (``logconfig_dict``) before it loads the app.
 
-    stderr, where gunicorn writes its own log: one stream holds everything the
-    server says, in order, and Python does not buffer it.
+    stderr, where gunicorn writes: one stream holds everything the server says, in order, and
+    Python does not buffer it. One handler, at the root: the app's loggers log from ``level``,
+    gunicorn's error log from its ``loglevel`` (``LOG_LEVEL``, unless a flag says otherwise), any
+    other library from WARNING, and Python's warnings go through logging too (``py.warnings``).
+    gunicorn's access log goes nowhere: the app writes a richer line of its own.
     """
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger(APP_LOGGER)
-    logger.handlers = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
+    logging.captureWarnings(True)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": "WARNING", "handlers": ["stderr"]},
+        "loggers": {
+            APP_LOGGER: {"level": level.upper(), "handlers": [], "propagate": True},
+            GUNICORN_ERROR_LOGGER: {"handlers": [], "propagate": True},
+            GUNICORN_ACCESS_LOGGER: {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
 
 
 def client_address(environ: dict) -> str:

@@ -59,10 +59,16 @@ class Settings:
             model_dir=Path(environ.get(ENV_MODEL_DIR, DEFAULT_MODEL_DIR)),
             max_body_bytes=_positive_int(environ, ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
             max_batch_rows=_positive_int(environ, ENV_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_ROWS),
-            allow_sklearn_version_mismatch=_flag(environ, ENV_ALLOW_SKLEARN_MISMATCH, False),
+            allow_sklearn_version_mismatch=allows_sklearn_version_mismatch(environ),
             compile_forest=_flag(environ, ENV_COMPILE_FOREST, True),
             api_keys=ApiKeys.from_env(environ),
         )
+
+
+def allows_sklearn_version_mismatch(environ: Mapping[str, str] = os.environ) -> bool:
+    """``ALLOW_SKLEARN_VERSION_MISMATCH`` alone: ``python -m training import`` reads this one
+    setting and no other, so a server setting it never uses cannot stop it."""
+    return _flag(environ, ENV_ALLOW_SKLEARN_MISMATCH, False)
 
 
 @dataclass(frozen=True)
