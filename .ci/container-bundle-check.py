@@ -27,6 +27,10 @@ LB_NAMESPACE = "aws:elbv2:loadbalancer"
 # nginx's keep-alive with clients on EB's platforms (its generated server block): the balancer's
 # idle timeout must stay below it.
 EB_NGINX_KEEPALIVE_S = 60
+# How long nginx keeps an idle connection to the app open (its upstream keepalive_timeout, default
+# 60 s, which EB's generated upstream block leaves as it is): the app must keep it open longer, or it
+# could close one just as nginx sends a request on it.
+EB_NGINX_UPSTREAM_KEEPALIVE_S = 60
 # The option names EB documents, with their sources (written from EB's documentation).
 EB_OPTIONS = Path(__file__).with_name("eb-options.txt")
 PROCFILE_WEB = "gunicorn --config python:wsgi_service.operations.gunicorn_config --bind 0.0.0.0:8000"
@@ -126,8 +130,9 @@ def check_nginx(repo: Path, max_body_bytes: int, checks: Checks) -> None:
                          repr(sorted(numbers)))
 
 
-def check_timeouts(repo: Path, settings: dict, worker_timeout_s: int, checks: Checks) -> None:
-    """gunicorn's worker timeout < nginx's wait for the app < the balancer's idle timeout < nginx's keep-alive."""
+def check_timeouts(repo: Path, settings: dict, worker_timeout_s: int, keepalive_s: int, checks: Checks) -> None:
+    """gunicorn's worker timeout < nginx's wait for the app < the balancer's idle timeout < nginx's keep-alive;
+    nginx's upstream keep-alive < the app's."""
     text = "".join(path.read_text() for path in sorted((repo / ".platform/nginx/conf.d").rglob("*.conf")))
     read = re.search(r"^\s*proxy_read_timeout\s+(\d+)s?\s*;", text, re.M)
     idle = settings.get((LB_NAMESPACE, "IdleTimeout"))
@@ -135,6 +140,8 @@ def check_timeouts(repo: Path, settings: dict, worker_timeout_s: int, checks: Ch
     checks.check(None not in order and list(order) == sorted(set(order)),
                  "worker timeout < nginx proxy_read_timeout < balancer IdleTimeout < nginx keep-alive",
                  " < ".join(f"{value} s" for value in order))
+    checks.check(EB_NGINX_UPSTREAM_KEEPALIVE_S < keepalive_s, "nginx's upstream keepalive_timeout < the app's keep-alive",
+                 f"{EB_NGINX_UPSTREAM_KEEPALIVE_S} s < {keepalive_s} s")
 
 
 def check_procfile(repo: Path, checks: Checks) -> None:
@@ -190,13 +197,14 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--max-body-bytes", type=int, required=True)
     parser.add_argument("--worker-timeout", type=int, required=True, help="gunicorn's worker timeout, s")
+    parser.add_argument("--keepalive", type=int, required=True, help="the app's idle keep-alive, s")
     parser.add_argument("--stop-bound-seconds", type=float, required=True, help="SIGTERM to exit, at most")
     parser.add_argument("--bundle-out", type=Path, help="lay out the EB source bundle here")
     args = parser.parse_args()
     repo, checks = args.repo.resolve(), Checks()
     settings = ebextensions_settings(repo, checks)
     check_ebextensions(repo, settings, args.stop_bound_seconds, checks)
-    check_timeouts(repo, settings, args.worker_timeout, checks)
+    check_timeouts(repo, settings, args.worker_timeout, args.keepalive, checks)
     check_nginx(repo, args.max_body_bytes, checks)
     check_procfile(repo, checks)
     check_hooks(repo, checks)

@@ -8,14 +8,22 @@ a connection refused is allowed (the drain had closed the door). The drain
 must lose none: not one reset after the handshake, in the image as shipped
 (non-root, no capabilities) as in a process.
 
-    python -m tests.harness.drain_drill [--runs 20] [--image IMAGE]
+    python -m tests.harness.drain_drill [--runs 20] [--image IMAGE | --procfile-as USER]
+
+``--procfile-as nobody`` drills the Procfile's ``web:`` command as EB's Python
+platform runs it, unprivileged (``setpriv``: that user's uid and gid, no
+supplementary groups, no capabilities), bound to loopback instead of 0.0.0.0.
 """
 
 import argparse
 import json
+import pwd
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -74,9 +82,11 @@ def batch_exchanges(model_dir: Path, count: int = CLIENTS, rows: int = ROWS, see
     return exchanges
 
 
-def process_run(model_dir: Path, exchanges: list[Exchange]) -> DrillRun:
-    """``python -m wsgi_service`` (gunicorn, two workers) on a free port; SIGTERM to its master."""
-    with running_server(model_dir=model_dir) as server:
+def process_run(model_dir: Path, exchanges: list[Exchange], command: list[str] | None = None,
+                port: int | None = None, env: dict[str, str] | None = None) -> DrillRun:
+    """``python -m wsgi_service`` (gunicorn, two workers) on a free port, or ``command`` on ``port``;
+    SIGTERM to its master."""
+    with running_server(model_dir=model_dir, command=command, port=port, env=env or {}) as server:
         with ClientThreads(server.port, exchanges, CLIENTS) as clients:
             time.sleep(TERM_AFTER_S)
             signalled = time.monotonic()
@@ -85,6 +95,28 @@ def process_run(model_dir: Path, exchanges: list[Exchange]) -> DrillRun:
             stop_seconds = time.monotonic() - signalled
             time.sleep(0.5)  # clients meet the closed port
     return DrillRun(clients.attempts, exit_code, stop_seconds)
+
+
+def procfile_command(user: str, port: int) -> list[str]:
+    """The Procfile's ``web:`` command on 127.0.0.1:``port``, run as ``user`` with no privilege at all."""
+    web = (REPO_ROOT / "Procfile").read_text().split("web:", 1)[1].splitlines()[0]
+    argv = [word.replace("0.0.0.0:8000", f"{HOST}:{port}") for word in shlex.split(web)]
+    argv[0] = str(Path(sys.executable).parent / argv[0])  # the virtualenv's gunicorn, as on EB's PATH
+    account = pwd.getpwnam(user)
+    return ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups",
+            "--inh-caps=-all", *argv]
+
+
+def unprivileged_copy(model_dir: Path, scratch: Path) -> tuple[Path, dict[str, str]]:
+    """The model where any user may read it (a test's temporary directories are its owner's only),
+    and the environment that gives numba a cache directory such a user may write."""
+    copy = Path(shutil.copytree(model_dir, scratch / "model"))
+    for path in (scratch, copy, *copy.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    cache = scratch / "numba-cache"
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    return copy, {"NUMBA_CACHE_DIR": str(cache)}
 
 
 def container_run(image: str, exchanges: list[Exchange], docker: str = "docker") -> DrillRun:
@@ -120,15 +152,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="the model served (the in-process answers come from it)")
     parser.add_argument("--image", help="drill this image with docker stop instead of the process with SIGTERM")
     parser.add_argument("--docker", default="docker", help="the docker command (its DOCKER_HOST is inherited)")
+    parser.add_argument("--procfile-as", metavar="USER",
+                        help="drill the Procfile's web: command run as USER, unprivileged, instead")
     args = parser.parse_args(argv)
     exchanges = batch_exchanges(args.model_dir)
-    what = f"docker stop of {args.image}" if args.image else "SIGTERM to the master"
+    what = (f"docker stop of {args.image}" if args.image else
+            f"SIGTERM to the Procfile's command as {args.procfile_as}" if args.procfile_as else "SIGTERM to the master")
     print(f"drain drill: {CLIENTS} clients posting {ROWS}-row bodies, {what} after {TERM_AFTER_S:.0f} s")
     runs = []
-    for number in range(1, args.runs + 1):
-        run = container_run(args.image, exchanges, args.docker) if args.image else process_run(args.model_dir, exchanges)
-        runs.append(run)
-        print(f"  run {number:2d}: {run.line()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="drain-drill-") as scratch:
+        if args.procfile_as:
+            model_dir, env = unprivileged_copy(args.model_dir, Path(scratch))
+        for number in range(1, args.runs + 1):
+            if args.image:
+                run = container_run(args.image, exchanges, args.docker)
+            elif args.procfile_as:
+                port = free_port()
+                run = process_run(model_dir, exchanges, procfile_command(args.procfile_as, port), port, env)
+            else:
+                run = process_run(args.model_dir, exchanges)
+            runs.append(run)
+            print(f"  run {number:2d}: {run.line()}", flush=True)
     lost = Counter(len(run.lost) for run in runs)
     print(f"lost per run: {', '.join(f'{n} run(s) lost {k}' for k, n in sorted(lost.items()))}; "
           f"exit codes {sorted(Counter(r.exit_code for r in runs).items())}; "

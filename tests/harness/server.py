@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,29 +89,33 @@ def free_port() -> int:
 
 
 def launch(*gunicorn_args: str, port: int, output, model_dir: Path | None = None,
-           env: Mapping[str, str] = (), workers: int = WORKERS) -> subprocess.Popen:
-    """The one place a server process is created: ``python -m wsgi_service`` on 127.0.0.1:``port``,
-    ``WEB_CONCURRENCY=workers``, in a session of its own, writing to the file ``output``."""
+           env: Mapping[str, str] = (), workers: int = WORKERS,
+           command: Sequence[str] | None = None) -> subprocess.Popen:
+    """The one place a server process is created: ``python -m wsgi_service`` on 127.0.0.1:``port``
+    (or ``command``, which binds that port itself), ``WEB_CONCURRENCY=workers``, in a session of
+    its own, writing to the file ``output``."""
     environment = {**os.environ, ENV_PORT: str(port), ENV_WEB_CONCURRENCY: str(workers),
                    **({ENV_MODEL_DIR: str(model_dir)} if model_dir is not None else {}), **dict(env)}
-    return subprocess.Popen([sys.executable, "-m", "wsgi_service", "--bind", f"{HOST}:{port}", *gunicorn_args],
-                            cwd=REPO_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    command = command or [sys.executable, "-m", "wsgi_service", "--bind", f"{HOST}:{port}"]
+    return subprocess.Popen([*command, *gunicorn_args], cwd=REPO_ROOT, env=environment, stdout=output,
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @contextmanager
 def running_server(*gunicorn_args: str, model_dir: Path | None = None, env: Mapping[str, str] = (),
-                   workers: int = WORKERS, health_path: str = "/health") -> Iterator[Server]:
+                   workers: int = WORKERS, health_path: str = "/health",
+                   command: Sequence[str] | None = None, port: int | None = None) -> Iterator[Server]:
     """Yield a server once ``health_path`` answers 200 and all ``workers`` are forked; stop it at exit.
 
     The clock of ``start_to_healthy_s`` runs from just before the process is created.
     """
-    port = free_port()
+    port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="live-server-") as scratch:
         log_path = Path(scratch) / "server.log"
         with open(log_path, "w") as log:
             started = time.perf_counter()
-            process = launch(*gunicorn_args, port=port, output=log, model_dir=model_dir, env=env, workers=workers)
+            process = launch(*gunicorn_args, port=port, output=log, model_dir=model_dir, env=env, workers=workers,
+                             command=command)
         try:
             _wait_healthy(process, port, log_path, health_path)
             server = Server(process, port, log_path, time.perf_counter() - started)

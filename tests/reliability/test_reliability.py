@@ -19,11 +19,14 @@ The faults that need no load (a broken model refused at start, an unexpected
 exception inside a request) run in every run: ``tests/live/test_faults.py``.
 """
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.harness.corpus import build_corpus
 from tests.harness import drain_drill, runs
-from tests.harness.server import WORKERS
+from tests.harness.server import WORKERS, free_port
 from tests.harness.wrk import write_corpus_table
 
 pytestmark = pytest.mark.reliability
@@ -93,13 +96,24 @@ def test_sigterm_completes_requests_in_flight_and_exits_in_time(model_dir, corpu
     assert not any("SIGKILL" in line or "TIMEOUT" in line for line in figures.master_log), figures.master_log
 
 
-def test_the_drain_drill_loses_no_request(model_dir, capsys):
+@pytest.mark.parametrize("how", ["python -m wsgi_service", "the Procfile's command as nobody"])
+def test_the_drain_drill_loses_no_request(model_dir, how, capsys):
     """The deploy drill: 8 clients posting 2,000-row bodies, SIGTERM after 2 s (3 runs here;
-    ``python -m tests.harness.drain_drill`` runs 20)."""
+    ``python -m tests.harness.drain_drill`` runs 20), as production runs the server and as EB's
+    Python platform does, unprivileged."""
     exchanges = drain_drill.batch_exchanges(model_dir)
-    drills = [drain_drill.process_run(model_dir, exchanges) for _ in range(3)]
+    if how == "python -m wsgi_service":
+        drills = [drain_drill.process_run(model_dir, exchanges) for _ in range(3)]
+    else:
+        drills = []
+        with tempfile.TemporaryDirectory(prefix="drain-drill-") as scratch:  # /tmp: any user may enter
+            readable, env = drain_drill.unprivileged_copy(model_dir, Path(scratch))
+            for _ in range(3):
+                port = free_port()
+                command = drain_drill.procfile_command("nobody", port)
+                drills.append(drain_drill.process_run(readable, exchanges, command, port, env))
     with capsys.disabled():
-        print("\ndrain drill:\n" + "\n".join(f"  {drill.line()}" for drill in drills))
+        print(f"\ndrain drill, {how}:\n" + "\n".join(f"  {drill.line()}" for drill in drills))
     assert [len(drill.lost) for drill in drills] == [0, 0, 0]
     assert [drill.exit_code for drill in drills] == [0, 0, 0]
     assert all(drill.stop_seconds < runs.STOP_BOUND_S for drill in drills)

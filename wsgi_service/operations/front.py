@@ -25,13 +25,12 @@ connection between requests. HTTP itself is h11's (framing, chunked bodies,
 keep-alive, pipelining, ``Expect: 100-continue``, header size): a protocol
 library with no I/O of its own, so the deadlines and buffering stay here.
 
-The stop answers what was accepted and resets nothing, with no privilege (see
-``draining`` for the master's part): once draining, every answer says
-``Connection: close`` and idle kept-alive connections are closed; on SIGTERM
-the worker shrinks the listening socket's queue to one (``listen(0)``: the
-kernel then drops further handshakes, and their clients retry and are
-refused once the socket is gone), accepts until the queue is empty, closes
-its listener and answers the connections it holds before it exits.
+The stop answers what was accepted, with no privilege (see ``draining`` for
+the master's part): once draining, every answer says ``Connection: close``
+and idle kept-alive connections are closed; on SIGTERM the worker accepts
+until the listening socket's queue is empty, closes the socket at once, and
+answers the connections it holds before it exits. A client that connects
+later is refused.
 """
 
 import errno
@@ -187,16 +186,18 @@ class BufferingWorker(Worker):
         return True
 
     def _close_listeners(self) -> None:
-        """SIGTERM: a queue of one, every connection already queued taken, then the sockets closed."""
+        """SIGTERM: every connection already queued taken, then the socket closed at once.
+
+        Closing a listening socket resets the connections still in its queue, so the close follows
+        the accept that found the queue empty with nothing in between. (A shorter queue, ``listen(0)``,
+        would make it worse: the kernel then answers handshakes with SYN cookies and drops their last
+        ACK, and clients that believe they are connected are reset at the close.)
+        """
         self.closing = True
         for listener in self.listening:
-            try:
-                listener.listen(0)
-            except OSError:
-                pass
+            self.selector.unregister(listener)
             while self._accept(listener):
                 pass
-            self.selector.unregister(listener)
             listener.close()
         self.listening = []
         soon = time.monotonic() + LAST_REQUEST_SECONDS
