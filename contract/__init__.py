@@ -32,6 +32,15 @@ def pointer_to(*tokens: str) -> str:
     return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
+def at(document: dict, pointer: str) -> object:
+    """The value at the RFC 6901 ``pointer`` inside ``document`` (no ``$ref`` followed)."""
+    node = document
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
 def schema_validator(document: dict, pointer: str,
                      validator_class: type[Draft202012Validator] = Draft202012Validator
                      ) -> Draft202012Validator:

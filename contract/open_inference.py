@@ -74,6 +74,10 @@ def open_inference_part(manifest: dict, labels: list | None, rows: Sequence[Sequ
                            "the answer: outputs are always JSON (binary_data or binary_data_output is "
                            "answered in JSON, which tritonclient reads as well).",
             "type": "object",
+            "properties": {"binary_data_size": {
+                "description": "An input's bytes of binary tensor data, read only with "
+                               "Inference-Header-Content-Length; that input then holds no `data`.",
+                "type": "integer", "minimum": 0}},
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         },
         "V2InputTensor": {
@@ -185,8 +189,12 @@ def _paths(name: str, version: str, examples: dict) -> dict:
                            "of this JSON document, each input without `data` but with "
                            "`parameters.binary_data_size`, then those bytes of each input in turn (FP64 or "
                            "FP32, little-endian, row-major); the values are then validated as if sent as "
-                           "`data` (NaN and infinities refused, as JSON cannot hold them). Such a body may "
-                           "also be labelled application/octet-stream.",
+                           "`data` (NaN and infinities refused, as JSON cannot hold them); an input with both "
+                           "`data` and `parameters.binary_data_size` is refused. Such a body may also be "
+                           "labelled application/octet-stream. What no schema can say: `data` holds exactly "
+                           "rows x features values (the shape's product, row-major); other lengths are "
+                           "refused 400 pointing at `/inputs/0/data`. Whole numbers (the shape, "
+                           "binary_data_size) may be written 2, 2.0 or 2e0, as JSON Schema counts them alike.",
             "parameters": [*parameters, _REQUEST_ID],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": _SCHEMAS + "V2InferenceRequest"},
@@ -199,7 +207,9 @@ def _paths(name: str, version: str, examples: dict) -> dict:
                 "400": _error("Malformed JSON, or a body that breaks this contract (`errors` points at "
                               "each offending value), or data whose length is not the shape's product."),
                 "404": not_found,
-                "413": _error("The body exceeds MAX_BODY_BYTES or the batch exceeds MAX_BATCH_ROWS."),
+                "413": _error("The body exceeds MAX_BODY_BYTES (the request body's x-max-body-bytes) or the "
+                              "batch exceeds MAX_BATCH_ROWS (the shape's first maximum, the data's maxItems), "
+                              "checked before the rest of the body."),
                 "415": _error("Another Content-Type than JSON (or application/octet-stream with binary "
                               "tensor data), or a Content-Encoding."),
                 "default": _error("Any other problem."),

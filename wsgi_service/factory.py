@@ -26,8 +26,7 @@ def create_app(settings: Settings | None = None) -> Service:
     """
     settings = settings or Settings()
     model = _read_model(settings)
-    contract, contract_bytes = _read_contract(settings)
-    return Service(model, contract, contract_bytes, settings)
+    return Service(model, _read_contract(settings), settings)
 
 
 def create_app_from_env() -> Service:
@@ -46,7 +45,7 @@ def load_model(model_dir: str | Path | None = None, settings: Settings | None = 
     if model_dir is not None:
         settings = replace(settings, model_dir=Path(model_dir))
     model = _read_model(settings)
-    check_contract_fits_model(_read_contract(settings)[0], model)
+    check_contract_fits_model(_read_contract(settings), model)
     return model
 
 
@@ -56,10 +55,9 @@ def _read_model(settings: Settings) -> LoadedModel:
                                 compile_estimator=settings.compile_forest)
 
 
-def _read_contract(settings: Settings) -> tuple[dict, bytes]:
+def _read_contract(settings: Settings) -> dict:
     try:
-        contract_bytes = settings.contract_file.read_bytes()
-        return json.loads(contract_bytes), contract_bytes
+        return json.loads(settings.contract_file.read_bytes())
     except (OSError, ValueError) as error:
         raise StartupError(f"no readable contract at {settings.contract_file} ({error}): training writes it "
                            f"beside the model; retrain with `python -m training --out {settings.model_dir}`") from None

@@ -15,8 +15,9 @@ ENV_BASE_URL = "CONTRACT_BASE_URL"
 ENV_API_KEY = "CONTRACT_API_KEY"
 DEFAULT_WAIT_S = 60.0
 DEFAULT_TIMEOUT_S = 10.0
-# The body limit is the server's (MAX_BODY_BYTES, nginx's client_max_body_size),
-# not the contract's: send comfortably more than the 1 MiB both default to.
+# The body refused as too large is one byte over the limit the served contract states
+# (MAX_BODY_BYTES, nginx's client_max_body_size in step); a deployment that states none
+# gets comfortably more than the 1 MiB both default to.
 DEFAULT_TOO_LARGE_BYTES = 2 * 1024 * 1024
 # Exit statuses of ``python -m contract``; 2 is argparse's, for a bad command line.
 EXIT_ALL_PASSED = 0

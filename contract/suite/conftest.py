@@ -16,10 +16,11 @@ import pytest
 
 from contract import CONTRACT_PATH, load_contract
 from contract.api_keys import locked
+from contract.limits import limits_of, with_limits
 from contract.suite import (DEFAULT_TIMEOUT_S, DEFAULT_TOO_LARGE_BYTES, DEFAULT_WAIT_S, ENV_API_KEY, ENV_BASE_URL,
                             EXIT_NEEDS_KEY, EXIT_NEVER_READY, locked_out)
 from contract.suite.derived import range_rows, seed_rows, violations
-from contract.suite.documented import HEALTH, MODEL, PREDICT, Contract, expect_answer
+from contract.suite.documented import HEALTH, MODEL, PREDICT, SERVED_CONTRACT, Contract, expect_answer
 from contract.suite.exchanges import Client, ContractFailure, NeverReady
 
 CONTRACT = pytest.StashKey[Contract]()
@@ -39,8 +40,9 @@ def pytest_addoption(parser):
     group.addoption("--api-key", default=os.environ.get(ENV_API_KEY),
                     help=f"the API key of a locked deployment (default: ${ENV_API_KEY}; prefer it, a command "
                          "line is visible to every user of the machine)")
-    group.addoption("--too-large-bytes", type=int, default=DEFAULT_TOO_LARGE_BYTES,
-                    help="size of the body that must be refused with 413 (default: %(default)s)")
+    group.addoption("--too-large-bytes", type=int, default=None,
+                    help="size of the body that must be refused with 413 (default: one byte over the limit the "
+                         f"served contract states, or {DEFAULT_TOO_LARGE_BYTES} where it states none)")
 
 
 def pytest_configure(config):
@@ -79,12 +81,21 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def contract(pytestconfig) -> Contract:
-    return pytestconfig.stash[CONTRACT]
+def contract(pytestconfig, client) -> Contract:
+    """The contract file as this deployment serves it: with the limits its served contract states
+    written in (``contract.limits``), so every check holds the deployment to the limits it claims,
+    and the served document must equal the file but for them."""
+    local = pytestconfig.stash[CONTRACT]
+    operation = local.operation(SERVED_CONTRACT)
+    served = expect_answer(local, operation, client.send(operation.method, operation.path),
+                           local.success_status(operation))
+    limits = limits_of(served)
+    return local if limits is None else Contract(with_limits(local.document, limits))
 
 
 @pytest.fixture(scope="session")
-def client(pytestconfig, contract) -> Client:
+def client(pytestconfig) -> Client:
+    contract = pytestconfig.stash[CONTRACT]
     api_key = pytestconfig.getoption("api_key")
     client = Client(pytestconfig.getoption("base_url"), pytestconfig.getoption("request_timeout"), api_key)
     try:

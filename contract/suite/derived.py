@@ -84,5 +84,9 @@ def malformed(contract: Contract) -> bytes:
 
 def too_large(contract: Contract, size: int) -> bytes:
     """A well-formed seed-form body of at least ``size`` bytes: only its size is wrong."""
-    row = encode(seed_rows(contract)[0])
-    return b"[" + b",".join([row] * (size // (len(row) + 1) + 1)) + b"]"
+    return rows_body(contract, size // (len(encode(seed_rows(contract)[0])) + 1) + 1)
+
+
+def rows_body(contract: Contract, count: int) -> bytes:
+    """A seed-form body of ``count`` copies of the first example row."""
+    return b"[" + b",".join([encode(seed_rows(contract)[0])] * count) + b"]"

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from jsonschema.exceptions import relevance
 from jsonschema.protocols import Validator
 
-from contract import PATH_PARAMETER, operations, pointer_to, schema_validator
+from contract import PATH_PARAMETER, at, operations, pointer_to, schema_validator
 from contract.suite.exchanges import JSON_MEDIA_TYPE, Exchange, expect, is_json, parse_media_type
 
 SHOWN_SCHEMA_ERRORS = 3
@@ -50,11 +50,7 @@ class Contract:
         self.operations = [Operation(*found) for found in operations(document)]
 
     def at(self, pointer: str) -> object:
-        node = self.document
-        for token in pointer.split("/")[1:]:
-            token = token.replace("~1", "/").replace("~0", "~")
-            node = node[int(token)] if isinstance(node, list) else node[token]
-        return node
+        return at(self.document, pointer)
 
     def resolved(self, pointer: str) -> str:
         """The pointer where the object at ``pointer`` really stands, after its ``$ref``s."""

@@ -5,8 +5,12 @@ what each answer must look like is read from the response object documenting
 its status, so Content-Type, schema and headers are checked as for success.
 """
 
+import pytest
+
 from contract import pointer_to
-from contract.suite.derived import encode, malformed, seed_rows, too_large
+from contract.limits import limits_of
+from contract.suite import DEFAULT_TOO_LARGE_BYTES
+from contract.suite.derived import encode, malformed, rows_body, seed_rows, too_large
 from contract.suite.documented import PREDICT, expect_answer, expect_documented
 from contract.suite.exchanges import JSON_MEDIA_TYPE, expect
 
@@ -40,7 +44,23 @@ def test_contract_violation(client, contract, violation):
 
 
 def test_too_large_body(client, contract, pytestconfig):
-    _predict_problem(client, contract, 413, too_large(contract, pytestconfig.getoption("too_large_bytes")))
+    limits = limits_of(contract.document)
+    size = pytestconfig.getoption("too_large_bytes") or (
+        limits.max_body_bytes + 1 if limits else DEFAULT_TOO_LARGE_BYTES)
+    _predict_problem(client, contract, 413, too_large(contract, size))
+
+
+def test_the_stated_batch_limit(client, contract, predict):
+    """The most rows the served contract allows (its maxItems) are answered, one more is 413."""
+    limits = limits_of(contract.document)
+    if limits is None:
+        pytest.skip("the deployment's contract states no batch limit")
+    at_limit = rows_body(contract, limits.max_batch_rows)
+    over = rows_body(contract, limits.max_batch_rows + 1)
+    if len(over) > limits.max_body_bytes:
+        pytest.skip(f"{limits.max_batch_rows + 1} rows exceed the body limit, {limits.max_body_bytes} bytes")
+    predict(at_limit)
+    _predict_problem(client, contract, 413, over)
 
 
 def test_unsupported_media_type(client, contract):

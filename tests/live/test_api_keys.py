@@ -23,7 +23,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from contract.suite import ENV_API_KEY, EXIT_CHECKS_FAILED, EXIT_NEEDS_KEY
 from tests.harness.server import REPO_ROOT, running_server
-from tests.support.fuzzing import filling_the_shape, with_node_id
+from tests.support.fuzzing import call_and_validate, refusing_as_documented, with_node_id
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 from wsgi_service.operations.api_keys import ENV_API_KEYS_FILE, fingerprint
@@ -112,7 +112,7 @@ def loaded_locked_schema(locked):
                                            headers={"Authorization": f"Bearer {KEYS[0]}"})
     loaded.config.update(base_url=locked.base_url)
     loaded.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-    return loaded
+    return refusing_as_documented(loaded)
 
 
 @schema.include(method_regex="^(GET|POST)$").parametrize()
@@ -122,7 +122,7 @@ def test_fuzzed_with_the_key(case):
     # sent as generated (a 401 is then its documented refusal); every other case carries the key.
     negative_headers = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
     headers = {} if negative_headers else {"Authorization": f"Bearer {KEYS[0]}"}
-    answer = filling_the_shape(case).call_and_validate(headers=headers, timeout=TIMEOUT_S)
+    answer = call_and_validate(case, headers=headers, timeout=TIMEOUT_S)
     ANSWERS.append(answer.content)
 
 

@@ -14,7 +14,10 @@ jsonschema. Sent as application/json, the server must answer 200 exactly
 when the reference says valid, 400 when it cannot decode the body and 422
 when the body decodes but breaks the contract; any other media type gets
 415. Never a 5xx, every error a problem, and after each test the server
-still answers /health and predicts the README's example.
+still answers /health and predicts the README's example. Wherever a route's
+request schema declares an integer (the V2 shape, binary_data_size), the
+number written as a float (``2.0``, ``2e0``, ``0.2E1``) is answered as the
+integer is.
 """
 
 import json
@@ -28,7 +31,9 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract import load_contract, pointer_to, schema_validator
+from contract import at, load_contract, pointer_to, schema_validator
+from tests.support.contract_strategies import (float_spellings, integer_sites, site_request, whole_numbers_near,
+                                               with_token)
 from tests.support.problems import assert_problem
 from wsgi_service.operations.settings import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
 from wsgi_service.enforcement.validation import PREDICT_REQUEST_SCHEMA
@@ -277,6 +282,34 @@ def _chunked_equals_whole(base_url, http, text, chunks):
 
 def test_a_body_sent_chunked_gets_the_answer_it_gets_whole(live_server, http):
     _chunked_equals_whole(live_server, http)
+    assert_still_serving(http, live_server)
+
+
+# --- whole numbers written as floats, on every route ----------------------------
+
+SITES = integer_sites(CONTRACT)
+
+
+def send_site(http, base_url, site, text: str):
+    data, headers = site_request(site, text)
+    return http.post(f"{base_url}{site.path}", data=data, headers=headers, timeout=TIMEOUT)
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def _whole_numbers(base_url, http, data):
+    site = data.draw(st.sampled_from(SITES))
+    example = at(site.body, pointer_to(*map(str, site.place)))
+    token = data.draw(whole_numbers_near(example).flatmap(float_spellings))
+    as_float = send_site(http, base_url, site, with_token(site.body, site.place, token))
+    as_int = send_site(http, base_url, site, with_token(site.body, site.place, str(int(json.loads(token)))))
+    assert as_float.status_code < 500, as_float.text[:500]
+    assert (as_float.status_code, as_float.json()) == (as_int.status_code, as_int.json()), token
+
+
+def test_a_whole_number_written_as_a_float_is_answered_as_that_integer(live_server, http):
+    """Wherever the contract declares an integer (every route, JSON and binary tensor data)."""
+    _whole_numbers(live_server, http)
     assert_still_serving(http, live_server)
 
 

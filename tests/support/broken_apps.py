@@ -16,7 +16,9 @@ from wsgiref.util import shift_path_info
 
 from werkzeug.wrappers import Response
 
-from wsgi_service import create_app_from_env
+from contract import load_contract
+from contract.limits import limits_of, with_limits
+from wsgi_service import Settings, create_app_from_env
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -65,6 +67,17 @@ def stale_contract(app: WsgiApp, environ: dict) -> Response:
     if isinstance(body, dict) and "openapi" in body:
         body["info"]["version"] = "0.9.0"
         return _set_json(response, body)
+    return response
+
+
+def overstated_batch_limit(app: WsgiApp, environ: dict) -> Response:
+    """The served contract states twice the batch limit the server enforces (its file, so derived)."""
+    response = _answer(app, environ)
+    body = _json(response)
+    limits = limits_of(body) if isinstance(body, dict) and "openapi" in body else None
+    if limits is not None:
+        overstated = limits._replace(max_batch_rows=2 * limits.max_batch_rows)
+        return _set_json(response, with_limits(load_contract(Settings.from_env().contract_file), overstated))
     return response
 
 
@@ -148,6 +161,7 @@ FAULTS = {fault.inject.__name__: fault for fault in (
     Fault(wrong_body_shape, "test_documented_exchange[POST /predict seed]"),
     Fault(server_error_on_bad_input, "test_contract_violation[row one item short]"),
     Fault(stale_contract, "test_served_contract_equals_local"),
+    Fault(overstated_batch_limit, "test_the_stated_batch_limit"),
     Fault(request_id_not_echoed, "test_request_id_echoed[GET /health]"),
     Fault(probabilities_off, "test_probabilities_sum_to_one"),
     Fault(batch_reversed, "test_batch_equals_rows_one_at_a_time"),

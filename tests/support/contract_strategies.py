@@ -9,6 +9,7 @@ supports, and values shaped like them.
 """
 
 import copy
+import json
 import math
 import operator
 from typing import NamedTuple
@@ -17,6 +18,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from contract import load_contract, pointer_to
+from contract.integers import ANY, integer_places
+from contract.suite.documented import Contract
 
 CONTRACT = load_contract()
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -393,3 +396,116 @@ def shaped(draw, schema, document, depth=0):
 @st.composite
 def shaped_instances(draw, schema, document):
     return shaped(draw, schema, document)
+
+
+# --- whole numbers written as floats, wherever a request schema declares an integer ---
+
+class IntegerSite(NamedTuple):
+    """One integer a route's request carries: the route, its example body, and where in it."""
+    path: str
+    operation_id: str
+    body: object
+    place: tuple  # concrete tokens: keys and indexes
+    tail: bytes | None  # sent as binary tensor data: ``body`` is its JSON header, these the bytes after it
+
+
+def integer_sites(document: dict) -> list[IntegerSite]:
+    """Every place of every documented request example where the operation's request schema
+    declares an integer (``contract.integers``), on every path of every operation with a JSON
+    body; an example that carries tensor data once more as binary tensor data, its JSON header
+    holding the sizes."""
+    contract = Contract(document)
+    sites = []
+    for operation in (operation for operation in contract.operations if "requestBody" in operation.spec):
+        places = integer_places(document, pointer_to("paths", operation.path, operation.method, "requestBody",
+                                                     "content", "application/json", "schema"))
+        for body in contract.request_examples(operation).values():
+            forms = [(body, None)] + ([binary_header(body)] if _has_tensor_data(body) else [])
+            for path in contract.concrete_paths(operation):
+                sites += [IntegerSite(path, operation.spec["operationId"], form, place, tail)
+                          for form, tail in forms for place in _concrete(form, places)]
+    return sites
+
+
+def _has_tensor_data(body) -> bool:
+    return isinstance(body, dict) and any(isinstance(tensor, dict) and "data" in tensor
+                                          for tensor in body.get("inputs", []))
+
+
+def binary_header(body: dict) -> tuple[dict, bytes]:
+    """``body`` as binary tensor data: the JSON header (each input's size in its parameters) and the bytes."""
+    header, raw = copy.deepcopy(body), b""
+    for tensor in header["inputs"]:
+        values = np.array(tensor.pop("data"), dtype="<f8" if tensor["datatype"] == "FP64" else "<f4")
+        tensor["parameters"] = {**tensor.get("parameters", {}), "binary_data_size": values.nbytes}
+        raw += values.tobytes()
+    return header, raw
+
+
+def _concrete(body, places) -> list[tuple]:
+    """The concrete places of ``body`` that ``places`` (patterns, ``ANY`` a wildcard) name and that hold an int."""
+    found = []
+
+    def walk(node, pattern, done):
+        if not pattern:
+            if type(node) is int:
+                found.append(done)
+            return
+        token, rest = pattern[0], pattern[1:]
+        keys = (range(len(node)) if isinstance(node, list) else list(node) if isinstance(node, dict) else []) \
+            if token is ANY else [token]
+        for key in keys:
+            if isinstance(node, list) and type(key) is int and key < len(node) or \
+                    isinstance(node, dict) and key in node:
+                walk(node[key], rest, (*done, key))
+
+    for place in places:
+        walk(body, place, ())
+    return found
+
+
+@st.composite
+def float_spellings(draw, value: int) -> str:
+    """``value`` as a JSON float token, as other languages and clients write whole numbers:
+    ``2.0``, ``2e0``, ``2E+0``, ``2.00``, ``0.2e1``, ``20E-1``."""
+    shift = draw(st.integers(0, 2))
+    digits = str(abs(value)) + "0" * shift
+    point = draw(st.integers(0, len(digits)))  # digits before the decimal point
+    whole = digits[:point].lstrip("0") or "0"
+    fraction = digits[point:] + "0" * draw(st.integers(0, 2))
+    exponent = len(digits) - point - shift
+    mantissa = whole + ("." + fraction if fraction else "")
+    if exponent == 0 and fraction and draw(st.booleans()):
+        token = mantissa
+    else:
+        sign = "-" if exponent < 0 else draw(st.sampled_from(["", "+"]))
+        token = mantissa + draw(st.sampled_from("eE")) + sign + str(abs(exponent))
+    return ("-" if value < 0 else "") + token
+
+
+def with_token(body, place: tuple, token: str) -> str:
+    """``body`` as JSON text, the value at ``place`` written as the raw ``token``."""
+    marker = "\0token\0"
+    body = copy.deepcopy(body)
+    node = body
+    for key in place[:-1]:
+        node = node[key]
+    node[place[-1]] = marker
+    return json.dumps(body).replace(json.dumps(marker), token)
+
+
+def site_request(site: IntegerSite, text: str) -> tuple[bytes, dict]:
+    """The body and headers that send ``text`` to the site's route: as JSON, or as the JSON header of
+    binary tensor data; the same request id always, so that two answers compare whole."""
+    headers = {"Content-Type": "application/json", "X-Request-ID": "the-same-for-both"}
+    data = text.encode()
+    if site.tail is not None:
+        headers["Inference-Header-Content-Length"] = str(len(data))
+        data += site.tail
+    return data, headers
+
+
+def whole_numbers_near(value: int) -> st.SearchStrategy:
+    """Whole numbers where checks of a count slip: the example's, its neighbours, zero, negatives, huge ones."""
+    return (st.sampled_from([value, value - 1, value + 1, 0, -1, 2 * value]) | st.integers(-5, 100)
+            | st.integers(0, 10**20))

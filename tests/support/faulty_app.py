@@ -26,5 +26,5 @@ def make_app() -> Service:
     model = load_model(settings=settings)
     if model.predict([POISONED_ROW, HEALTHY_ROW]).tolist() != [model.labels[-1], model.labels[0]]:
         raise RuntimeError("the rows would not take the classes they are meant to")
-    contract_bytes = settings.contract_file.read_bytes()
-    return Service(replace(model, labels=model.labels[:-1]), json.loads(contract_bytes), contract_bytes, settings)
+    contract = json.loads(settings.contract_file.read_bytes())
+    return Service(replace(model, labels=model.labels[:-1]), contract, settings)

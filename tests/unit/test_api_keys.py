@@ -14,10 +14,12 @@ from werkzeug.test import Client
 
 from contract import load_contract, operations
 from contract.api_keys import OPEN_OPERATIONS, locked, needs_key
+from contract.limits import Limits, with_limits
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 from wsgi_service import Settings, StartupError, create_app
 from wsgi_service.operations.api_keys import ENV_API_KEYS, ENV_API_KEYS_FILE, ApiKeys, fingerprint
+from wsgi_service.operations.settings import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
 
 KEY = "k" * 20 + "EY-of-32-chars-" + "x"  # 36 characters
 OTHER = "o" * 40
@@ -64,7 +66,7 @@ def test_an_empty_or_comment_only_key_file_refuses_the_start(tmp_path):
 
 def test_every_operation_but_the_health_checks_needs_a_key(locked_client):
     served = json.loads(locked_client.get("/openapi.json", headers=bearer(KEY)).data)
-    assert served == locked(load_contract())
+    assert served == locked(with_limits(load_contract(), Limits(DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES)))
     for path, method, operation in operations(served):
         assert needs_key(served, operation) is (operation["operationId"] not in OPEN_OPERATIONS), path
     for path in ("/health", "/v2/health/live", "/v2/health/ready"):

@@ -7,12 +7,15 @@ import pytest
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from contract import CONTRACT_PATH
+from contract import load_contract
+from contract.generate import contract_bytes
+from contract.limits import Limits, limits_of, with_limits
 from tests.support.problems import assert_problem
 from wsgi_service import Service, Settings, create_app
 from wsgi_service.edge.app import model_header_value
 from wsgi_service.errors import MAX_REPORTED_ERRORS
 from wsgi_service.operations.draining import DrainState
+from wsgi_service.operations.settings import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
 
 SEED = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -81,7 +84,8 @@ def test_health_model_index_and_contract(client, model_dir):
     serving = manifest.pop("serving")
     assert manifest == json.loads((model_dir / "manifest.json").read_text())
     assert serving["path"] == "compiled forest" and "equal to scikit-learn" in serving["detail"]
-    assert client.get("/openapi.json").data == CONTRACT_PATH.read_bytes()
+    assert client.get("/openapi.json").data == contract_bytes(
+        with_limits(load_contract(), Limits(DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES)))
     index = client.get("/").get_json()
     assert {(e["method"], e["path"]) for e in index["endpoints"] if not e["path"].startswith("/v2")} == {
         ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
@@ -201,6 +205,23 @@ def test_batch_over_the_limit_is_413_with_the_limit(model_dir):
     assert post(small, SEED * 1 + [SEED[0]]).status_code == 200
     body = problem(post(small, {"instances": SEED * 2}), 413)
     assert body["limit"] == 3 and "4 rows" in body["detail"]
+
+
+def test_the_served_contract_states_the_limits_the_server_enforces(model_dir):
+    small = Client(create_app(Settings(model_dir=model_dir, max_batch_rows=50, max_body_bytes=5_000)))
+    served = small.get("/openapi.json").get_json()
+    assert limits_of(served) == Limits(50, 5_000) and limits_of(load_contract()) is None
+    assert served == with_limits(load_contract(), Limits(50, 5_000))
+    schemas = served["components"]["schemas"]
+    assert schemas["SeedRequest"]["maxItems"] == schemas["RichRequest"]["properties"]["instances"]["maxItems"] == 50
+    tensor = schemas["V2InputTensor"]["properties"]
+    assert tensor["shape"]["prefixItems"][0]["maximum"] == 50 and tensor["data"]["maxItems"] == 200
+    for path in ("/predict", "/v2/models/{model_name}/infer"):
+        operation = served["paths"][path]["post"]
+        assert operation["requestBody"]["x-max-body-bytes"] == 5_000
+        assert "MAX_BATCH_ROWS is 50" in operation["description"] and "MAX_BODY_BYTES is 5000" in operation["description"]
+    assert problem(post(small, SEED * 25 + SEED[:1]), 413)["limit"] == 50
+    assert post(small, SEED * 25).status_code == 200
 
 
 def test_body_over_the_limit_is_413_before_reading_it(model_dir):

@@ -1,17 +1,27 @@
-"""Properties of /predict over generated bodies, judged by a reference validator.
+"""Properties of /predict over generated bodies, judged by a reference validator, and of every
+route's whole numbers.
 
 The reference is the contract's request schema under jsonschema, applied to
 what the standard library's ``json`` decodes: the service must answer 200
 exactly when it says valid, a 4xx problem otherwise, and never a 5xx.
+
+Wherever a route's request schema declares an integer (found in the contract
+file, ``contract_strategies.integer_sites``), the same number written as a
+float (``2.0``, ``2e0``, ``0.2E1``), sent as raw JSON text, in JSON and in a
+binary tensor data header, is answered exactly as the integer is; a fraction
+there is refused with a pointer at it.
 """
 
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract import load_contract, schema_validator
+from contract import at, load_contract, pointer_to, schema_validator
+from tests.support.contract_strategies import (float_spellings, integer_sites, site_request, whole_numbers_near,
+                                               with_token)
 from tests.support.problems import assert_problem
 from wsgi_service.enforcement.validation import PREDICT_REQUEST_SCHEMA
 
@@ -141,3 +151,40 @@ def test_seed_form_rich_form_and_named_rows_agree(client, batch):
         probabilities = prediction["probabilities"]
         assert abs(sum(probabilities.values()) - 1) < 1e-9
         assert prediction["class_name"] == max(probabilities, key=probabilities.get)
+
+
+SITES = integer_sites(CONTRACT)
+SITE_IDS = [f"{site.path} {pointer_to(*map(str, site.place))}{' binary' if site.tail is not None else ''}"
+            for site in SITES]
+
+
+def test_every_route_with_a_declared_integer_has_its_sites():
+    declared = {site.operation_id for site in SITES}
+    assert {"v2_infer", "v2_version_infer"} <= declared
+    assert {site.place[-1] for site in SITES if site.tail is not None} == {0, "binary_data_size"}
+
+
+def send(client, site, text: str):
+    data, headers = site_request(site, text)
+    return client.post(site.path, data=data, headers=headers)
+
+
+@pytest.mark.parametrize("site", SITES, ids=SITE_IDS)
+@given(data=st.data())
+def test_a_whole_number_written_as_a_float_is_answered_as_that_integer(client, site, data):
+    token = data.draw(whole_numbers_near(at(site.body, pointer_to(*map(str, site.place)))).flatmap(float_spellings))
+    as_float = send(client, site, with_token(site.body, site.place, token))
+    as_int = send(client, site, with_token(site.body, site.place, str(int(json.loads(token)))))
+    assert as_float.status_code < 500, as_float.get_data(as_text=True)
+    assert (as_float.status_code, as_float.get_json()) == (as_int.status_code, as_int.get_json()), token
+
+
+@pytest.mark.parametrize("site", SITES, ids=SITE_IDS)
+@given(value=st.integers(-5, 10**6), fraction=st.sampled_from([".5", ".25", ".000001"]),
+       exponent=st.sampled_from(["", "e0", "E+0"]))
+def test_a_fraction_where_an_integer_is_declared_is_refused_with_a_pointer(client, site, value, fraction, exponent):
+    token = f"{value}{fraction}{exponent}"
+    response = send(client, site, with_token(site.body, site.place, token))
+    problem = assert_problem(response.status_code, response.mimetype, response.get_json(), response.status_code)
+    assert 400 <= response.status_code < 500
+    assert pointer_to(*map(str, site.place)) in [error["pointer"] for error in problem.get("errors", [])], problem

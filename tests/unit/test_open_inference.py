@@ -133,12 +133,15 @@ def test_media_types(client, headers, status):
         v2_problem(response, status)
 
 
-def binary(rows, datatype="FP64", size_change=0, extra=b"", values=None):
-    """A binary tensor data request (tritonclient's default form) for ``rows``: header length and body."""
+def binary(rows, datatype="FP64", size_change=0, extra=b"", values=None, json_data=None):
+    """A binary tensor data request (tritonclient's default form) for ``rows``: header length and body.
+    ``json_data``: the input holds these values as ``data`` too."""
     raw = np.asarray(values if values is not None else rows, dtype="<f8" if datatype == "FP64" else "<f4").tobytes()
     header = {"id": "bin", "inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": datatype,
                                        "parameters": {"binary_data_size": len(raw) + size_change}}],
               "parameters": {"binary_data_output": True}}
+    if json_data is not None:
+        header["inputs"][0]["data"] = json_data
     encoded = json.dumps(header).encode()
     return {"Inference-Header-Content-Length": str(len(encoded))}, encoded + raw + extra
 
@@ -163,8 +166,10 @@ def test_binary_tensor_data_is_answered_as_the_same_rows_in_json(client, datatyp
     (({"Inference-Header-Content-Length": "100000"}, b"{}"), 400, ""),
     (({"Inference-Header-Content-Length": "-1"}, b"{}"), 400, ""),
     (({"Inference-Header-Content-Length": "2"}, b"{}"), 400, ""),
+    (binary(ROWS, json_data=tensor(ROWS)["data"]), 400, "/inputs/0/data"),
+    (binary(ROWS, json_data=[0.0] * 16), 400, "/inputs/0/data"),
 ], ids=["nan", "infinity", "bytes-left-over", "size-not-whole-values", "fp32-size", "beyond-float32",
-        "header-longer-than-body", "negative-header", "no-inputs"])
+        "header-longer-than-body", "negative-header", "no-inputs", "data-and-size-alike", "data-and-size-differ"])
 def test_binary_tensor_data_that_does_not_fit_is_400_pointing_at_it(client, case, status, pointer):
     headers, body = case
     problem = v2_problem(client.post(INFER, data=body, headers=headers), status)

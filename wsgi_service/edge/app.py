@@ -25,6 +25,7 @@ from werkzeug.wsgi import get_input_stream
 from contract import PATH_PARAMETER, operations
 from contract.api_keys import locked, needs_key
 from contract.generate import contract_bytes as encoded_contract
+from contract.limits import Limits, with_limits
 from contract.open_inference import PREFIX as OPEN_INFERENCE_PREFIX
 from wsgi_service.edge.binary_tensors import with_binary_data_inlined
 from wsgi_service.edge.decoding import decode_json
@@ -69,16 +70,16 @@ DISTRIBUTION = "wsgi-forest-service"
 class Service:
     """A PEP 3333 application serving one verified model under one contract."""
 
-    def __init__(self, model: LoadedModel, contract: dict, contract_bytes: bytes, settings: Settings,
-                 drain: DrainState = STATE):
+    def __init__(self, model: LoadedModel, contract: dict, settings: Settings, drain: DrainState = STATE):
         check_contract_fits_model(contract, model)
         self.settings = settings
+        # The contract served, and validated against, states this server's limits.
+        contract = with_limits(contract, Limits(settings.max_batch_rows, settings.max_body_bytes))
         # With keys, the contract served says they are required, and only the operations it
         # waives them for (the health checks: paths without parameters) are open.
         self._keys = settings.api_keys
         if self._keys is not None:
             contract = locked(contract)
-            contract_bytes = encoded_contract(contract)
             log.info("API keys on: every operation but the health checks needs one of %d key(s) (fingerprints %s)",
                      len(self._keys), ", ".join(self._keys.fingerprints))
         self._open_paths = frozenset(path for path, _, operation in operations(contract)
@@ -101,7 +102,7 @@ class Service:
         if missing:
             raise TypeError(f"the contract names operations with no handler: {missing}")
         self._request_id_pattern = re.compile(contract["components"]["schemas"]["RequestId"]["pattern"])
-        self._contract_reply = Reply(200, contract_bytes)
+        self._contract_reply = Reply(200, encoded_contract(contract))
         self._manifest_reply = Reply(200, encode_json({**model.manifest, "serving": model.serving}))
         self._identity = model.identity  # a property that builds the dict anew: once here
         self._health_reply = Reply(200, encode_json({"status": "ok", "model": self._identity}))
@@ -245,7 +246,7 @@ class Service:
             document = decode_json(self._json_body(environ, untyped_is_json=True))
         else:  # the binary tensor data extension: a JSON header, then the tensors' bytes
             body = self._json_body(environ, untyped_is_json=True, media_types=(JSON_MEDIA_TYPE, BINARY_MEDIA_TYPE))
-            document = with_binary_data_inlined(body, header_length)
+            document = with_binary_data_inlined(body, header_length, self.open_inference.with_integers)
         return self._predicted(self.open_inference.infer(document))
 
     on_v2_model_version_metadata = on_v2_model_metadata

@@ -7,8 +7,12 @@ data, in input order, little-endian, its size in the input's
 the JSON ``data`` list, so the request is then validated by the contract and
 answered exactly as if it had been sent as JSON. Bytes JSON cannot carry (NaN,
 infinities) are refused here, with a pointer, as the JSON decoder refuses
-their tokens. Answers stay JSON, which tritonclient reads as well.
+their tokens, and so is an input that has ``data`` of its own besides its
+size: which of the two it means is not for the server to guess. Answers stay
+JSON, which tritonclient reads as well.
 """
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,13 +23,16 @@ from wsgi_service.errors import InvalidInferenceRequest, MalformedJson
 DTYPES = {"FP64": np.dtype("<f8"), "FP32": np.dtype("<f4")}
 
 
-def with_binary_data_inlined(body: bytes, header_length: str) -> object:
-    """The request ``body`` as the JSON document it stands for, each binary input's values as its ``data``."""
+def with_binary_data_inlined(body: bytes, header_length: str, with_integers: Callable[[object], object]) -> object:
+    """The request ``body`` as the JSON document it stands for, each binary input's values as its ``data``.
+
+    ``with_integers`` reads the header's whole numbers as the contract does (``2.0`` is the size 2).
+    """
     length = int(header_length) if header_length.strip().isdigit() else -1
     if not 0 <= length <= len(body):
         raise MalformedJson(f"Inference-Header-Content-Length {header_length[:20]!r} is not a length within the "
                             f"body's {len(body)} bytes.", errors=[("", "no JSON header of that length")])
-    document = decode_json(body[:length])
+    document = with_integers(decode_json(body[:length]))
     tail, offset = memoryview(body)[length:], 0
     inputs = document.get("inputs") if isinstance(document, dict) else None
     for index, tensor in enumerate(inputs if isinstance(inputs, list) else ()):
@@ -37,6 +44,8 @@ def with_binary_data_inlined(body: bytes, header_length: str) -> object:
         where = f"/inputs/{index}"
         if dtype is None:
             raise _refused(f"{where}/datatype", f"binary data is read for {' and '.join(DTYPES)} only")
+        if "data" in tensor:
+            raise _refused(f"{where}/data", "an input with binary_data_size holds no data of its own")
         if type(size) is not int or not 0 <= size <= len(tail) - offset or size % dtype.itemsize:
             raise _refused(f"{where}/parameters/binary_data_size", f"{size!r} is not a whole number of "
                            f"{tensor['datatype']} values within the {len(tail) - offset} bytes left")

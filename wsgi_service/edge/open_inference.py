@@ -3,8 +3,9 @@
 What the protocol's answers say about the model (its tensors' names,
 datatypes and shapes) is read from the contract's ``V2ModelMetadata``, which
 ``contract.open_inference`` wrote for this model; the request is validated
-against the contract's ``V2InferenceRequest``. This module adds only what a
-schema cannot say: that the data holds exactly rows x features values.
+against the contract's ``V2InferenceRequest``, its whole numbers (the shape)
+read as ints however they are written. This module adds only what a schema
+cannot say: that the data holds exactly rows x features values.
 """
 
 from collections.abc import Callable
@@ -41,17 +42,26 @@ class OpenInference:
         if unknown:
             raise TypeError(f"the contract names output tensors this service cannot fill: {sorted(unknown)}")
 
+    def with_integers(self, body: object) -> object:
+        """``body`` with its whole numbers as ints, as validation reads them (binary data's sizes too)."""
+        return self._validator.with_integers(body)
+
     def infer(self, body: object) -> Answer:
         """Validate ``body`` (the batch limit first, as /predict does) and answer its rows.
 
         Raises ``ContentTooLarge`` or ``InvalidInferenceRequest``.
         """
-        data = _first_input_data(body)
-        if isinstance(data, list):  # before validation, so that an oversized batch is never walked
-            self.predictor.check_batch(-(-len(data) // self._width))  # the rows the data would fill
-        self._validator.check(body)
+        tensor = _first_input(self.with_integers(body))
+        # Before validation, so that an oversized batch is never walked: the rows the data would
+        # fill, and the rows the shape says.
+        if isinstance(tensor.get("data"), list):
+            self.predictor.check_batch(-(-len(tensor["data"]) // self._width))
+        shape = tensor.get("shape")
+        if isinstance(shape, list) and shape and type(shape[0]) is int:
+            self.predictor.check_batch(shape[0])
+        body = self._validator.checked(body)
+        data = body["inputs"][0]["data"]
         rows = body["inputs"][0]["shape"][0]
-        self.predictor.check_batch(rows)
         if len(data) != rows * self._width:
             raise InvalidInferenceRequest(
                 f"The input holds {len(data)} values; its shape [{rows}, {self._width}] needs "
@@ -69,8 +79,8 @@ class OpenInference:
         return Answer(document, rows, evaluation.winners, evaluation.out_of_range())
 
 
-def _first_input_data(body: object) -> object:
-    """The first input tensor's data, whatever the body (None where there is none)."""
+def _first_input(body: object) -> dict:
+    """The first input tensor, whatever the body (empty where there is none)."""
     inputs = body.get("inputs") if isinstance(body, dict) else None
     first = inputs[0] if isinstance(inputs, list) and inputs else None
-    return first.get("data") if isinstance(first, dict) else None
+    return first if isinstance(first, dict) else {}

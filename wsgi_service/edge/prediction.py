@@ -70,11 +70,12 @@ class Predictor:
         Raises ``ContentTooLarge`` or ``ContractViolation``; the batch limit is
         checked first so an oversized batch is never walked by the validator.
         """
-        rich = isinstance(body, dict)
-        rows = body.get("instances") if rich else body
+        rows = body.get("instances") if isinstance(body, dict) else body
         if isinstance(rows, list):
             self.check_batch(len(rows))
-        self._validator.check(body)
+        body = self._validator.checked(body)
+        rich = isinstance(body, dict)
+        rows = body["instances"] if rich else body
 
         in_feature_order = [[row[name] for name in self._features] if isinstance(row, dict) else row for row in rows]
         evaluation = self.evaluate(self.model.matrix(in_feature_order))

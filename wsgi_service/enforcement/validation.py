@@ -8,7 +8,10 @@ errors a client reads come from jsonschema alone, though it skips the array
 items the compiled schema proves valid (``proven_items``), so that one bad row
 in a large batch is explained in milliseconds too. This module only turns the
 validator's findings into pointers and short messages a client can act on;
-it holds no constraint of its own.
+it holds no constraint of its own. Before any check, the values at the places
+the schema declares integer that are integer-valued floats (``2.0``, ``2e0``)
+become ints (``contract.integers``): JSON Schema admits them as integers, and
+the code that reads a count after validation can then use it as one.
 """
 
 import logging
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator
 from jsonschema import Draft202012Validator, ValidationError
 
 from contract import pointer_to, schema_validator
+from contract.integers import as_integers, integer_places
 from wsgi_service.errors import ContractViolation, MalformedJson
 from wsgi_service.enforcement.proven_items import validator_skipping_proven_items
 from wsgi_service.enforcement.schema_compiler import UnsupportedSchema, compile_schema
@@ -49,8 +53,13 @@ class RequestValidator:
     def __init__(self, contract: dict, schema_pointer: str = PREDICT_REQUEST_SCHEMA,
                  refusal: type[ContractViolation] = ContractViolation):
         self._refusal = refusal
+        self._integer_places = integer_places(contract, schema_pointer)
         self._proves_valid = _compiled_or_nothing(contract, schema_pointer)
         self._schema_violations = SchemaViolations(contract, schema_pointer, skip_proven_items=True)
+
+    def with_integers(self, body: object) -> object:
+        """``body`` with the integer-valued floats where the schema declares integer as ints (in place)."""
+        return as_integers(body, self._integer_places)
 
     def violations(self, body: object) -> list[tuple[str, str]]:
         """Every ``(pointer, message)`` the body breaks; empty when it is valid."""
@@ -58,11 +67,14 @@ class RequestValidator:
             return []
         return self._schema_violations.find(body)
 
-    def check(self, body: object) -> None:
+    def checked(self, body: object) -> object:
+        """``body``, its integers as ints (``with_integers``), once it is valid; else the refusal."""
+        body = self.with_integers(body)
         errors = self.violations(body)
         if errors:
             places = "place" if len(errors) == 1 else "places"
             raise self._refusal(f"The body breaks the contract in {len(errors)} {places}.", errors=errors)
+        return body
 
 
 def _compiled_or_nothing(contract: dict, schema_pointer: str) -> Callable[[object], bool]:
