@@ -64,6 +64,9 @@ LAST_REQUEST_SECONDS = 1.0
 # Request line and headers; more is answered 431 (h11's limit, named here).
 MAX_HEADER_BYTES = 16 * 1024
 _RECV_BYTES = 256 * 1024
+# The kernel's send buffer per connection, fixed rather than grown to 4 MiB for a client that does
+# not read: what it does not take waits in the front, under SEND_SECONDS.
+SEND_BUFFER_BYTES = 256 * 1024
 _TICK_SECONDS = 0.25
 _HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding"))
 
@@ -96,6 +99,7 @@ class BufferingWorker(Worker):
         self.selector = selectors.DefaultSelector()
         self.connections: dict[int, _Connection] = {}
         self.listening = []
+        self.accepting = True
         self.closing = False
         super().init_process()
 
@@ -157,17 +161,20 @@ class BufferingWorker(Worker):
         """Take one waiting connection (one per wake-up: the worker that is free takes the next);
         False once the queue is empty."""
         if len(self.connections) >= self.cfg.worker_connections and not self._evict_idle():
+            self._pause_accepting()
             return False
         try:
             sock, peer = listener.accept()
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return False
         except OSError as error:
-            if error.errno in (errno.ECONNABORTED, errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                self.log.warning("accept: %s", error.strerror)
+            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                self.log.warning("accept: %s; accepting again once a connection closes", error.strerror)
+                self._pause_accepting()
                 return False
             raise
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Connection(sock, peer, time.monotonic())
@@ -176,6 +183,20 @@ class BufferingWorker(Worker):
         self.connections[sock.fileno()] = conn
         self.selector.register(sock, selectors.EVENT_READ, conn)
         return True
+
+    def _pause_accepting(self) -> None:
+        """At the connection limit (or the process's file limit): the queue waits in the kernel, and
+        the other workers take from it, until one of this worker's connections closes."""
+        if self.accepting and not self.closing:
+            self.accepting = False
+            for listener in self.listening:
+                self.selector.unregister(listener)
+
+    def _resume_accepting(self) -> None:
+        if not self.accepting and not self.closing:
+            self.accepting = True
+            for listener in self.listening:
+                self.selector.register(listener, selectors.EVENT_READ, listener)
 
     def _evict_idle(self) -> bool:
         """At the connection limit, make room by closing the longest-idle kept-alive connection."""
@@ -193,9 +214,11 @@ class BufferingWorker(Worker):
         would make it worse: the kernel then answers handshakes with SYN cookies and drops their last
         ACK, and clients that believe they are connected are reset at the close.)
         """
+        for listener in self.listening:
+            if self.accepting:
+                self.selector.unregister(listener)
         self.closing = True
         for listener in self.listening:
-            self.selector.unregister(listener)
             while self._accept(listener):
                 pass
             listener.close()
@@ -368,6 +391,7 @@ class BufferingWorker(Worker):
         self.connections.pop(sock.fileno(), None)
         self.selector.unregister(sock)
         sock.close()
+        self._resume_accepting()
 
     # --- the app -------------------------------------------------------------------
 
