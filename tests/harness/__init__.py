@@ -6,9 +6,11 @@
 - ``corpus``: request bodies with their in-process answers;
 - ``raw_http`` and ``clients``: requests over raw sockets, from threads,
   slowly; each says how it ended;
+- ``slow_clients``: ``SlowHorde``, hundreds of slow connections of four kinds
+  driven by one thread, and the slow-client drill's command;
 - ``wrk``: load with wrk (``lua/load.lua``), a fixed body or a checked corpus;
 - ``runs``: the reliability runs (load, kill -9, SIGTERM, slow clients,
-  refused models) and their targets.
+  the slow-client drill, refused models) and their targets.
 
 ``bench/`` imports from here; nothing here imports ``bench/`` or a test module.
 """

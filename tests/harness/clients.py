@@ -1,9 +1,11 @@
-"""Client threads that keep sending corpus bodies, and slow clients; each attempt says how it ended.
+"""Requests one at a time (a connection each, or kept alive), client threads that keep sending corpus
+bodies, and slow clients; each attempt says how it ended.
 
 Each request is checked against the corpus's in-process answer, and a
 failure is told apart: refused, reset, timed out, wrong bytes, another status.
 """
 
+import http.client
 import socket
 import threading
 import time
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tests.harness.corpus import Exchange
-from tests.harness.raw_http import read_answer, request_bytes
+from tests.harness.raw_http import HttpAnswer, read_answer, request_bytes
 from tests.harness.server import HOST
 
 
@@ -30,14 +32,42 @@ class Attempt:
 
 
 def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10) -> Attempt:
+    """One request on a connection of its own (``Connection: close``)."""
     record = Attempt(time.monotonic())
-    try:
+
+    def ask() -> HttpAnswer:
         with socket.socket() as sock:
             sock.settimeout(timeout)
             sock.connect((HOST, port))
             record.client_port = sock.getsockname()[1]
             sock.sendall(request_bytes(exchange, request_id))
-            answer = read_answer(sock)
+            return read_answer(sock)
+
+    return _judged(record, exchange, ask)
+
+
+def kept_alive_attempt(connection: http.client.HTTPConnection, exchange: Exchange, request_id: str) -> Attempt:
+    """One request on ``connection``, kept alive for the next; a failed one is closed (http.client
+    connects again on the next request)."""
+    record = Attempt(time.monotonic())
+
+    def ask() -> HttpAnswer:
+        connection.request("POST", "/predict", exchange.body,
+                           {"Content-Type": "application/json", "X-Request-ID": request_id})
+        record.client_port = connection.sock.getsockname()[1]
+        response = connection.getresponse()
+        return HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+
+    _judged(record, exchange, ask)
+    if record.outcome != "ok":
+        connection.close()
+    return record
+
+
+def _judged(record: Attempt, exchange: Exchange, ask) -> Attempt:
+    """``record`` with the outcome of ``ask()``: the answer compared with the exchange's, or the failure."""
+    try:
+        answer = ask()
         if answer.status != 200:
             record.outcome = f"status {answer.status}"
         else:
@@ -45,10 +75,10 @@ def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10)
     except ConnectionRefusedError:
         record.outcome = "refused"
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
-        record.outcome = "reset"
+        record.outcome = "reset"  # http.client's RemoteDisconnected among them
     except TimeoutError:
         record.outcome = "timeout"
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         record.outcome = f"error: {error}"
     record.ended = time.monotonic()
     return record

@@ -34,7 +34,7 @@ from werkzeug.test import Client
 
 from tests.harness.clients import Attempt, ClientThreads
 from tests.harness.corpus import Exchange
-from tests.harness.server import HOST, REPO_ROOT, _answers_200, free_port, running_server
+from tests.harness.server import HOST, REPO_ROOT, free_port, healthy_within, running_server
 from wsgi_service import Settings, create_app
 
 CLIENTS, ROWS, TERM_AFTER_S = 8, 2000, 2.0
@@ -127,11 +127,8 @@ def container_run(image: str, exchanges: list[Exchange], docker: str = "docker")
                     "--env", f"GUNICORN_CMD_ARGS=--bind {HOST}:{port}", image],
                    check=True, capture_output=True)
     try:
-        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
-        while not _answers_200(port, "/health"):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"container {name} not healthy after {HEALTHY_TIMEOUT_S} s")
-            time.sleep(0.1)
+        if not healthy_within(port, HEALTHY_TIMEOUT_S):
+            raise RuntimeError(f"container {name} not healthy after {HEALTHY_TIMEOUT_S} s")
         with ClientThreads(port, exchanges, CLIENTS) as clients:
             time.sleep(TERM_AFTER_S)
             signalled = time.monotonic()

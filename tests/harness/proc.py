@@ -30,8 +30,17 @@ def rollup_mib(pid: int) -> dict[str, float]:
 
 def worker_memory(master_pid: int) -> dict[int, dict[str, float]]:
     """RSS and PSS (MiB) of each worker, by PID."""
+    return _memory(worker_pids(master_pid))
+
+
+def server_memory(master_pid: int) -> dict[int, dict[str, float]]:
+    """RSS and PSS (MiB) of the master and each worker, by PID, the master first."""
+    return _memory([master_pid, *worker_pids(master_pid)])
+
+
+def _memory(pids: Sequence[int]) -> dict[int, dict[str, float]]:
     memory = {}
-    for pid in worker_pids(master_pid):
+    for pid in pids:
         figures = rollup_mib(pid)
         memory[pid] = {"rss_mib": round(figures["rss_mib"], 1), "pss_mib": round(figures["pss_mib"], 1)}
     return memory
@@ -56,19 +65,39 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
+# /proc/net/tcp's states (include/net/tcp_states.h), those a server's end of a connection takes.
+TCP_STATES = {"01": "ESTABLISHED", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE",
+              "08": "CLOSE_WAIT", "09": "LAST_ACK", "0B": "CLOSING"}
+
+
+def _server_ends(port: int, tables: Sequence[str] = ("tcp",)):
+    """(client port, state, inode) of the server's end of each connection to ``port``."""
+    for table in tables:
+        try:
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue  # no IPv6 here
+        for line in lines:
+            fields = line.split()
+            local, remote, state = fields[1], fields[2], fields[3]
+            if int(local.rsplit(":", 1)[1], 16) == port and state != "0A":  # 0A: LISTEN
+                yield int(remote.rsplit(":", 1)[1], 16), state, int(fields[9])
+
+
 def server_connections(port: int) -> dict[int, int]:
     """Client port -> inode of the server's end of each loopback connection to ``port``.
 
     An inode of 0 is a connection the kernel completed but no process has
     accepted yet: it waits in the listen backlog.
     """
-    connections = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-        if int(local.split(":")[1], 16) == port and state != "0A":  # 0A: LISTEN
-            connections[int(remote.split(":")[1], 16)] = inode
-    return connections
+    return {client: inode for client, _, inode in _server_ends(port)}
+
+
+def server_states(port: int) -> dict[int, str]:
+    """Client port -> TCP state of the server's end of each connection to ``port`` (IPv4 and IPv6
+    tables: a server bound to ``[::]`` holds IPv4 clients in the second). Seen from this network
+    namespace only: the server's loopback must be ours."""
+    return {client: TCP_STATES.get(state, state) for client, state, _ in _server_ends(port, ("tcp", "tcp6"))}
 
 
 def holders(port: int, pids: Sequence[int]) -> dict[int, int | None]:

@@ -3,27 +3,36 @@
 ``tests/reliability/`` checks the figures against the targets; ``python -m
 bench.reliability`` prints them. Each run starts its own server
 (``running_server``: the production command on loopback, 2 workers) and
-stops it by PID.
+stops it by PID, but for the slow-client drill (``slow_drill``), which takes
+a port: the test starts the server around it, ``python -m
+tests.harness.slow_clients`` drills one already running (a container).
 """
 
+import http.client
 import json
+import math
 import os
 import shutil
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME
-from tests.harness.clients import Attempt, ClientThreads, SlowClient, attempt
+from tests.harness.clients import Attempt, ClientThreads, SlowClient, attempt, kept_alive_attempt
 from tests.harness.corpus import Exchange
-from tests.harness.proc import accepted_connections, holders, load_average, socket_inodes, worker_memory
-from tests.harness.server import WORKERS, RefusedStart, refused_start, running_server
+from tests.harness.proc import (accepted_connections, holders, load_average, server_memory, socket_inodes,
+                                worker_memory)
+from tests.harness.raw_http import http_exchange, request_bytes
+from tests.harness.server import HOST, WORKERS, RefusedStart, healthy_within, refused_start, running_server
+from tests.harness.slow_clients import KindFigures, SlowHorde
 from tests.harness.wrk import WrkRun, corpus_args, run_wrk, start_wrk, wrk_result
 from wsgi_service.operations.draining import stop_bound_seconds
+from wsgi_service.operations.front import BODY_SECONDS, HEADERS_SECONDS, SEND_SECONDS
 from wsgi_service.operations.logs import ACCESS_LOGGER
 from wsgi_service.operations.settings import ServerSettings
 
@@ -36,7 +45,8 @@ RECOVERY_LIMIT_S = 5  # a killed worker's replacement serving
 FAST_CLIENT_LIMIT_S = 2  # a fast client's first answer among slow ones
 
 
-def _smallest(corpus: list[Exchange]) -> Exchange:
+def single_row(corpus: list[Exchange]) -> Exchange:
+    """The corpus's smallest body: a single row."""
     return min(corpus, key=lambda exchange: len(exchange.body))
 
 
@@ -227,7 +237,7 @@ class TermFigures:
 
 def sigterm_run(model_dir: Path, corpus: list[Exchange], threads: int = 63, load_s: float = 2,
                 slow_body_after_term_s: float = 1.5, gunicorn_args: tuple = ()) -> TermFigures:
-    slow_exchange = _smallest(corpus)
+    slow_exchange = single_row(corpus)
     head = len(slow_exchange.body) // 2
     interval = slow_body_after_term_s / (len(slow_exchange.body) - head)
     with running_server(*gunicorn_args, model_dir=model_dir) as server:
@@ -312,7 +322,7 @@ def slow_clients_run(model_dir: Path, corpus: list[Exchange], slow_count: int = 
                      gunicorn_args: tuple = ()) -> SlowClientFigures:
     """``slow_count`` clients send their headers, then one body byte per interval for ``dribble_s``;
     meanwhile a fast client sends one request after another for ``observe_s``."""
-    exchange = _smallest(corpus)
+    exchange = single_row(corpus)
     interval = dribble_s / len(exchange.body)
     with running_server(*gunicorn_args, model_dir=model_dir) as server:
         slow = []
@@ -329,6 +339,164 @@ def slow_clients_run(model_dir: Path, corpus: list[Exchange], slow_count: int = 
             client.abandon()
         return SlowClientFigures(server.worker_class(), gunicorn_args, [c.attempt for c in slow], fast,
                                  observed, server.log().count("WORKER TIMEOUT"), fast_timeout_s)
+
+
+# --- the slow-client drill: a horde of slow clients against a normal one --------------
+
+DRILL_PER_KIND = 100
+DRILL_HOLD_S = 20.0
+DRILL_BASELINE_S = 5.0
+# A hold long enough to see the front's every deadline end a connection of each kind.
+DRILL_EVERY_DEADLINE_S = max(HEADERS_SECONDS, BODY_SECONDS, SEND_SECONDS) + 5
+DRILL_FULL_TIMEOUT_S = 15.0  # for the horde to have every kind's count open at once
+DRILL_HEALTHY_TIMEOUT_S = 5.0
+NORMAL_TIMEOUT_S = 5.0  # the normal client's per request: a longer wait is a failure
+# Target: the normal client's p99 with the horde at most P99_RATIO_LIMIT times its p99 without it
+# in the same run, or P99_FLOOR_S, whichever is larger; no failure at all.
+P99_RATIO_LIMIT = 5
+P99_FLOOR_S = 0.1
+
+
+@dataclass
+class ClientWindow:
+    """The normal client's requests in one window: single rows, one after another, alternately on
+    a connection of their own and on one kept alive."""
+
+    name: str
+    seconds: float
+    fresh: list[Attempt]
+    kept_alive: list[Attempt]
+
+    def styles(self) -> dict[str, list[Attempt]]:
+        return {"new connection each": self.fresh, "kept alive": self.kept_alive}
+
+
+def _failures(attempts: list[Attempt]) -> list[Attempt]:
+    return [a for a in attempts if a.outcome != "ok"]
+
+
+def _percentile_s(attempts: list[Attempt], fraction: float) -> float:
+    """Nearest rank, failures included: a request that failed slowly counts its wait."""
+    durations = sorted(a.ended - a.started for a in attempts)
+    return durations[max(0, math.ceil(fraction * len(durations)) - 1)] if durations else math.inf
+
+
+@dataclass
+class SlowDrillFigures:
+    what: str  # the server drilled, as the caller names it
+    per_kind: int
+    interval_s: tuple[float, float]
+    baseline: ClientWindow
+    hold: ClientWindow
+    full_after_s: float | None  # None: the horde never had every kind's count open at once
+    horde: dict[str, KindFigures]
+    memory: dict[str, dict]  # "before" the horde, "held" at the hold's end, "after" it: PID -> MiB
+    worker_timeouts: int | None  # None without the server's log
+    healthy_after: bool
+
+    def p99_limit_s(self, style: str) -> float:
+        return max(P99_RATIO_LIMIT * _percentile_s(self.baseline.styles()[style], 0.99), P99_FLOOR_S)
+
+    def misses(self) -> list[str]:
+        """The target's clauses missed; empty when it is met."""
+        missed = [f"{kind}: at most {figures.most_open} open at once, not {self.per_kind}"
+                  for kind, figures in self.horde.items() if figures.most_open < self.per_kind]
+        if self.full_after_s is None:
+            missed.append(f"the horde never had {self.per_kind} of every kind open at once")
+        for window in (self.baseline, self.hold):
+            for style, attempts in window.styles().items():
+                if failed := _failures(attempts):
+                    missed.append(f"{style}, {window.name}: {len(failed)} failed "
+                                  f"({_outcomes(failed)})")
+        for style, attempts in self.hold.styles().items():
+            if (p99 := _percentile_s(attempts, 0.99)) > self.p99_limit_s(style):
+                missed.append(f"{style}: p99 {p99 * 1e3:.1f} ms with the horde, over "
+                              f"{self.p99_limit_s(style) * 1e3:.1f} ms")
+        if self.worker_timeouts:
+            missed.append(f"{self.worker_timeouts} WORKER TIMEOUT line(s)")
+        if not self.healthy_after:
+            missed.append(f"/health did not answer 200 within {DRILL_HEALTHY_TIMEOUT_S:g} s after the drill")
+        return missed
+
+    def lines(self) -> list[str]:
+        low, high = self.interval_s
+        lines = [f"slow-client drill against {self.what}: {self.per_kind} per kind, a byte every "
+                 f"{low:g}-{high:g} s; the horde full "
+                 + (f"{self.full_after_s:.1f} s after its start" if self.full_after_s is not None else "NEVER")]
+        for style in self.baseline.styles():
+            lines.append(f"  normal client, {style}:")
+            for window in (self.baseline, self.hold):
+                attempts = window.styles()[style]
+                lines.append(f"    {window.name:15s} {window.seconds:4.1f} s: {len(attempts)} requests, "
+                             f"{len(_failures(attempts))} failed, p50 {_percentile_s(attempts, 0.5) * 1e3:.1f} ms, "
+                             f"p99 {_percentile_s(attempts, 0.99) * 1e3:.1f} ms")
+            ratio = (_percentile_s(self.hold.styles()[style], 0.99)
+                     / _percentile_s(self.baseline.styles()[style], 0.99))
+            lines.append(f"    p99 ratio {ratio:.2f} (limit: p99 at most {self.p99_limit_s(style) * 1e3:.1f} ms)")
+        lines += [f"  {figures.line()}" for figures in self.horde.values()]
+        for pid in self.memory.get("before", {}):
+            rss = "/".join(str(self.memory[when].get(pid, {}).get("rss_mib", "gone"))
+                           for when in ("before", "held", "after"))
+            lines.append(f"  RSS of {pid} before/held/after the horde: {rss} MiB")
+        for pid in set(self.memory.get("after", {})) - set(self.memory.get("before", {})):
+            lines.append(f"  RSS of {pid} (forked during the drill) after: {self.memory['after'][pid]['rss_mib']} MiB")
+        timeouts = "unknown (no log)" if self.worker_timeouts is None else self.worker_timeouts
+        lines.append(f"  WORKER TIMEOUT lines: {timeouts}; /health after: "
+                     f"{'200' if self.healthy_after else 'NOT 200'}")
+        missed = self.misses()
+        lines.append("  target met" if not missed else "  target MISSED: " + "; ".join(missed))
+        return lines
+
+
+def served_exchange(port: int, body: bytes) -> Exchange:
+    """``body`` with the answer the server gives it now: the reference for a server whose model
+    is not at hand."""
+    answer = http_exchange(port, request_bytes(Exchange("drill-reference", body, b"")))
+    if answer.status != 200:
+        raise RuntimeError(f"the server answers the drill's body {answer.status}: {answer.body[:300]!r}")
+    return Exchange("drill", body, answer.body)
+
+
+def slow_drill(port: int, exchange: Exchange, per_kind: int = DRILL_PER_KIND, hold_s: float = DRILL_HOLD_S,
+               baseline_s: float = DRILL_BASELINE_S, interval_s: tuple[float, float] = (0.5, 1.0),
+               master_pid: int | None = None, log: Callable[[], str] | None = None,
+               what: str = "") -> SlowDrillFigures:
+    """The normal client alone for ``baseline_s``, then with the horde (``per_kind`` slow connections
+    of each kind, kept up) for ``hold_s`` once it is full, against 127.0.0.1:``port``.
+    ``master_pid`` adds RSS per process, ``log`` (the server's output) its WORKER TIMEOUT lines."""
+    def memory() -> dict:
+        return server_memory(master_pid) if master_pid is not None else {}
+
+    baseline = _normal_client(port, exchange, baseline_s, "without horde")
+    before = memory()
+    with SlowHorde(port, per_kind, interval_s, exchange.body) as horde:
+        started = time.monotonic()
+        full_after = time.monotonic() - started if horde.wait_full(DRILL_FULL_TIMEOUT_S) else None
+        hold = _normal_client(port, exchange, hold_s, "with horde")
+        held = memory()
+        horde_figures = horde.figures()
+    healthy = healthy_within(port, DRILL_HEALTHY_TIMEOUT_S)
+    return SlowDrillFigures(what or f"{HOST}:{port}", per_kind, interval_s, baseline, hold, full_after,
+                            horde_figures, {"before": before, "held": held, "after": memory()},
+                            log().count("WORKER TIMEOUT") if log else None, healthy)
+
+
+def _normal_client(port: int, exchange: Exchange, seconds: float, name: str) -> ClientWindow:
+    fresh, kept_alive = [], []
+    connection = http.client.HTTPConnection(HOST, port, timeout=NORMAL_TIMEOUT_S)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < seconds:
+            request_id = f"drill-{name.replace(' ', '-')}-{len(fresh)}"
+            fresh.append(attempt(port, exchange, request_id, NORMAL_TIMEOUT_S))
+            kept_alive.append(kept_alive_attempt(connection, exchange, request_id + "-kept"))
+    finally:
+        connection.close()
+    return ClientWindow(name, time.monotonic() - started, fresh, kept_alive)
+
+
+def _outcomes(attempts: list[Attempt]) -> str:
+    return ", ".join(f"{count} {outcome}" for outcome, count in Counter(a.outcome for a in attempts).most_common())
 
 
 # --- the model refused at start ------------------------------------------------------

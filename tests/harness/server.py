@@ -161,13 +161,24 @@ def _wait_healthy(process: subprocess.Popen, port: int, log_path: Path, health_p
         if process.poll() is not None:
             output = log_path.read_text(errors="replace")
             raise RuntimeError(f"server exited with status {process.returncode}:\n{output[-4000:]}")
-        if _answers_200(port, health_path):
+        if answers_200(port, health_path):
             return
         time.sleep(POLL_INTERVAL_S)
     raise RuntimeError(f"server on port {port} not healthy at {health_path} after {STARTUP_TIMEOUT_S} s")
 
 
-def _answers_200(port: int, path: str) -> bool:
+def healthy_within(port: int, timeout_s: float, path: str = "/health") -> bool:
+    """Whether ``path`` on 127.0.0.1:``port`` answers 200 within ``timeout_s``: for a server this
+    harness did not start (a container), or one that has just been under stress."""
+    deadline = time.monotonic() + timeout_s
+    while not answers_200(port, path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_INTERVAL_S * 10)
+    return True
+
+
+def answers_200(port: int, path: str) -> bool:
     connection = http.client.HTTPConnection(HOST, port, timeout=1)
     try:
         connection.request("GET", path)
