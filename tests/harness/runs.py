@@ -42,7 +42,6 @@ POLL_S = 0.002
 # a leak of about 40 bytes a request or more grows its RSS past MEMORY_FLAT_MIB.
 MEMORY_FLAT_MIB = 1.5
 RECOVERY_LIMIT_S = 5  # a killed worker's replacement serving
-FAST_CLIENT_LIMIT_S = 2  # a fast client's first answer among slow ones
 
 
 def single_row(corpus: list[Exchange]) -> Exchange:
@@ -278,69 +277,6 @@ def sigterm_run(model_dir: Path, corpus: list[Exchange], threads: int = 63, load
             master_log=log, load_before=load_before, load_after=load_average(), threads=threads)
 
 
-# --- slow clients hold the workers -------------------------------------------------
-
-@dataclass
-class SlowClientFigures:
-    worker_class: str
-    gunicorn_args: tuple
-    slow: list[Attempt]
-    fast: list[Attempt]
-    observed_s: float
-    worker_timeouts: int
-    fast_timeout_s: float
-
-    @property
-    def fast_served(self) -> list[Attempt]:
-        return [a for a in self.fast if a.outcome == "ok"]
-
-    @property
-    def first_fast_latency_s(self) -> float | None:
-        return self.fast[0].ended - self.fast[0].started if self.fast and self.fast[0].outcome == "ok" else None
-
-    @property
-    def max_fast_latency_s(self) -> float:
-        return max((a.ended - a.started for a in self.fast), default=0.0)
-
-    def lines(self) -> list[str]:
-        first = self.first_fast_latency_s
-        return [
-            f"{len(self.slow)} slow clients vs a fast one, {self.worker_class} workers "
-            f"({' '.join(self.gunicorn_args) or 'the config as it is'}), observed {self.observed_s:.0f} s:",
-            f"  fast client: {len(self.fast_served)} of {len(self.fast)} requests answered; first "
-            + (f"after {first:.2f} s" if first is not None else f"not answered ({self.fast[0].outcome} after "
-               f"{self.fast[0].ended - self.fast[0].started:.1f} s)" if self.fast else "never sent")
-            + f"; slowest {self.max_fast_latency_s:.2f} s",
-            "  slow clients: " + ", ".join(f"{a.outcome or 'still sending'} after {a.ended - a.started:.1f} s"
-                                           if a.ended else "still sending" for a in self.slow),
-            f"  WORKER TIMEOUT lines in the log: {self.worker_timeouts}",
-        ]
-
-
-def slow_clients_run(model_dir: Path, corpus: list[Exchange], slow_count: int = 3, dribble_s: float = 40,
-                     observe_s: float = 40, fast_timeout_s: float = 60, fast_pause_s: float = 0.2,
-                     gunicorn_args: tuple = ()) -> SlowClientFigures:
-    """``slow_count`` clients send their headers, then one body byte per interval for ``dribble_s``;
-    meanwhile a fast client sends one request after another for ``observe_s``."""
-    exchange = single_row(corpus)
-    interval = dribble_s / len(exchange.body)
-    with running_server(*gunicorn_args, model_dir=model_dir) as server:
-        slow = []
-        for number in range(slow_count):
-            slow.append(SlowClient(server.port, exchange, interval, f"slow-{number}").start())
-            time.sleep(0.1)  # in order: the first ones are accepted first
-        fast = []
-        started = time.monotonic()
-        while time.monotonic() - started < observe_s:
-            fast.append(attempt(server.port, exchange, f"fast-{len(fast)}", timeout=fast_timeout_s))
-            time.sleep(fast_pause_s)
-        observed = time.monotonic() - started
-        for client in slow:
-            client.abandon()
-        return SlowClientFigures(server.worker_class(), gunicorn_args, [c.attempt for c in slow], fast,
-                                 observed, server.log().count("WORKER TIMEOUT"), fast_timeout_s)
-
-
 # --- the slow-client drill: a horde of slow clients against a normal one --------------
 
 DRILL_PER_KIND = 100
@@ -574,3 +510,11 @@ def refusal_runs(model_dir: Path, scratch: Path, faults=tuple(REFUSALS)) -> dict
 
 def _load(average: tuple) -> str:
     return " ".join(f"{value:.2f}" for value in average)
+
+
+def slow_drill_run(model_dir: Path, corpus: list[Exchange], gunicorn_args: tuple = (),
+                   hold_s: float = DRILL_EVERY_DEADLINE_S) -> SlowDrillFigures:
+    """The slow-client drill against a server of its own (``gunicorn_args`` over the config)."""
+    with running_server(*gunicorn_args, model_dir=model_dir) as server:
+        return slow_drill(server.port, single_row(corpus), hold_s=hold_s, master_pid=server.pid, log=server.log,
+                          what=server.worker_class())

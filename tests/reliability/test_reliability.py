@@ -28,7 +28,7 @@ import pytest
 
 from tests.harness.corpus import build_corpus
 from tests.harness import drain_drill, runs
-from tests.harness.server import WORKERS, free_port, running_server
+from tests.harness.server import WORKERS, free_port
 from tests.harness.wrk import write_corpus_table
 
 pytestmark = pytest.mark.reliability
@@ -124,8 +124,6 @@ def test_the_drain_drill_loses_no_request(model_dir, how, capsys):
 def test_a_horde_of_slow_clients_leaves_a_normal_one_its_latency(model_dir, corpus, capsys):
     """100 connections of each slow kind (headers, body, idle, unread: ``slow_clients``), kept up
     for as long as the front's longest deadline, while a normal client sends single rows."""
-    with running_server(model_dir=model_dir) as server:
-        figures = runs.slow_drill(server.port, runs.single_row(corpus), hold_s=runs.DRILL_EVERY_DEADLINE_S,
-                                  master_pid=server.pid, log=server.log, what=server.worker_class())
+    figures = runs.slow_drill_run(model_dir, corpus)
     report(capsys, figures)
     assert figures.misses() == [], figures.lines()
