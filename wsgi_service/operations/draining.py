@@ -11,32 +11,39 @@ instead of its SIGTERM handler (``gunicorn_config.when_ready``):
    nginx and the load balancer stop sending; whatever still arrives is
    answered, each answer with ``Connection: close``, until no request has
    started for ``QUIET_SECONDS`` or the drain has lasted ``DRAIN_SECONDS``;
-2. gunicorn's own graceful stop: the master closes its copy of the listening
-   socket and tells each worker to stop. The socket lives on in the workers,
-   which close the door themselves (``front``): the queue shrunk to one, every
-   connection already queued taken and answered, then the socket closed, so no
-   connection is reset after its handshake and none is made after the close
-   (a client whose handshake the kernel dropped is refused on its retry). No
-   kernel privilege is needed, and no kernel structure is read;
-3. each worker answers the connections it holds and exits; after
-   ``FINISH_SECONDS`` (gunicorn's graceful_timeout) one that has not is killed.
+2. **closing the door** (``door``): the kernel stops answering new
+   handshakes on the port, with no privilege, while those under way finish
+   into the listening socket's queue, where the workers take them;
+   ``DOOR_SECONDS`` for the last of them to arrive;
+3. gunicorn's own graceful stop: the master closes its copy of the listening
+   socket and tells each worker to stop; each accepts what is still queued,
+   closes the socket (nothing is reset: nothing new can arrive), answers the
+   connections it holds and exits; after ``FINISH_SECONDS`` (gunicorn's
+   graceful_timeout) one that has not is killed. Clients refused at the door
+   retry their SYN and are refused once the process is gone.
 
 The whole stop is bounded (``stop_bound_seconds``): with the default drain
-it takes at most 7 s, inside ``docker stop``'s 10 s.
+it takes at most 7.5 s, inside ``docker stop``'s 10 s.
 """
 
 import mmap
 import struct
 import time
 
+from wsgi_service.operations.door import close_the_door
+
 # A drain ends early once no request has started for this long.
 QUIET_SECONDS = 0.5
+# For the handshakes under way when the door closed to end (a round trip, and a margin).
+DOOR_SECONDS = 0.5
 # Then gunicorn's graceful stop (its graceful_timeout): this long for each worker to finish the
 # request in hand before it is killed.
 FINISH_SECONDS = 3
 _POLL_SECONDS = 0.01
 
 _LAST_REQUEST = struct.Struct("d")
+# The warning's start when the door cannot be closed (the drain drill looks for it).
+DOOR_LEFT_OPEN = "the door stays open on"
 
 
 class DrainState:
@@ -66,8 +73,8 @@ STATE = DrainState()
 
 
 def stop_bound_seconds(drain_seconds: float) -> float:
-    """The longest a SIGTERM'd server takes to exit: the drain, then the last requests."""
-    return drain_seconds + FINISH_SECONDS
+    """The longest a SIGTERM'd server takes to exit: the drain, the door, the last requests."""
+    return drain_seconds + DOOR_SECONDS + FINISH_SECONDS
 
 
 def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> None:
@@ -78,5 +85,16 @@ def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> 
     server.log.info("SIGTERM: draining (/health answers 503) for up to %.1f s", drain_seconds)
     while time.monotonic() - started < drain_seconds and state.idle_seconds() < QUIET_SECONDS:
         time.sleep(_POLL_SECONDS)
-    server.log.info("drained in %.1f s: stopping", time.monotonic() - started)
+    # The doors live on the arbiter, which outlives the listening sockets, until the process exits.
+    server.closed_doors = []
+    for listener in server.LISTENERS:
+        door, why = close_the_door(listener.sock)
+        if door is None:
+            server.log.warning("%s %s (%s): connections still queued when it closes are reset",
+                               DOOR_LEFT_OPEN, listener, why)
+        else:
+            server.closed_doors.append(door)
+    time.sleep(DOOR_SECONDS if server.closed_doors else 0)
+    server.log.info("drained in %.1f s, %d door(s) closed: stopping", time.monotonic() - started,
+                    len(server.closed_doors))
     raise StopIteration

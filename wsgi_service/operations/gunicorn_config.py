@@ -16,6 +16,9 @@ import os
 import shutil
 import tempfile
 
+from gunicorn import sock as gunicorn_sockets
+
+from wsgi_service.operations.door import bind_with_a_door
 from wsgi_service.operations.draining import FINISH_SECONDS, drain_then_stop
 from wsgi_service.operations.logs import server_logging
 from wsgi_service.operations.settings import ENV_MULTIPROC_DIR, ServerSettings
@@ -46,6 +49,23 @@ graceful_timeout = FINISH_SECONDS
 # gunicorn 27's control socket sits at one fixed path per user: two servers on
 # one host (tests, CI's serve and Procfile runs) would fight over it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Bind the listening sockets here, with SO_REUSEPORT, so that the drain can close the door
+    without privilege (``door``); gunicorn then takes them as bound (as it takes a re-exec's or
+    systemd's). Its own ``reuse_port`` would give every worker a socket of its own instead, and
+    a busy worker's queue would wait while the other is idle. A port another server listens on
+    is refused first: SO_REUSEPORT alone would let both bind it and split its connections."""
+    if server.LISTENERS or os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+        return
+    try:
+        fds = bind_with_a_door(server.cfg.address, server.cfg.backlog)
+    except OSError as error:
+        # gunicorn prints a RuntimeError from here as one "Error:" line and exits 1.
+        raise RuntimeError(str(error)) from None
+    if fds is not None:
+        server.LISTENERS = gunicorn_sockets.create_sockets(server.cfg, server.log, fds)
 
 
 def when_ready(server):
