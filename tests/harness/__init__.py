@@ -11,6 +11,10 @@
 - ``wrk``: load with wrk (``lua/load.lua``), a fixed body or a checked corpus;
 - ``runs``: the reliability runs (load, kill -9, SIGTERM, slow clients,
   the slow-client drill, refused models) and their targets.
+- ``mixed``: every kind of request a soak sends, good and bad, each with
+  the status it must get, in proportion;
+- ``soak``: the soak (mixed load beside slow clients, memory of every
+  process over time) and its judgement.
 
 ``bench/`` imports from here; nothing here imports ``bench/`` or a test module.
 """

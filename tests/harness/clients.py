@@ -9,7 +9,7 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tests.harness.corpus import Exchange
@@ -29,6 +29,13 @@ class Attempt:
     @property
     def connected(self) -> bool:
         return self.client_port is not None
+
+
+def judged(answer: HttpAnswer, exchange: Exchange) -> str:
+    """``ok`` for the status the exchange must get (and its body, when it names one), else why not."""
+    if answer.status != exchange.status:
+        return f"status {answer.status}"
+    return "ok" if exchange.expected is None or answer.body == exchange.expected else "wrong"
 
 
 def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10) -> Attempt:
@@ -67,11 +74,7 @@ def kept_alive_attempt(connection: http.client.HTTPConnection, exchange: Exchang
 def _judged(record: Attempt, exchange: Exchange, ask) -> Attempt:
     """``record`` with the outcome of ``ask()``: the answer compared with the exchange's, or the failure."""
     try:
-        answer = ask()
-        if answer.status != 200:
-            record.outcome = f"status {answer.status}"
-        else:
-            record.outcome = "ok" if answer.body == exchange.expected else "wrong"
+        record.outcome = judged(ask(), exchange)
     except ConnectionRefusedError:
         record.outcome = "refused"
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
@@ -87,15 +90,18 @@ def _judged(record: Attempt, exchange: Exchange, ask) -> Attempt:
 class ClientThreads:
     """``count`` threads, each sending corpus bodies one after another until stopped.
 
-    Every request carries a unique X-Request-ID; every attempt is kept. A
-    thread whose request was refused waits ``refused_pause_s`` before the
-    next, so a stopped server is not hammered by a busy loop.
+    Every request carries a unique X-Request-ID; every attempt is kept, or,
+    when ``tally`` is given, handed to it with its exchange instead (a long
+    run counts what it needs rather than keeping millions). A thread whose
+    request was refused waits ``refused_pause_s`` before the next, so a
+    stopped server is not hammered by a busy loop.
     """
 
     def __init__(self, port: int, corpus: Sequence[Exchange], count: int, timeout: float = 10,
-                 refused_pause_s: float = 0.05):
+                 refused_pause_s: float = 0.05, tally: Callable[[Exchange, Attempt], None] | None = None):
         self.port, self.corpus, self.timeout = port, corpus, timeout
         self.refused_pause_s = refused_pause_s
+        self._tally = tally
         self.attempts: list[Attempt] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -121,7 +127,10 @@ class ClientThreads:
             exchange = self.corpus[(number * 7919 + sequence) % len(self.corpus)]
             record = attempt(self.port, exchange, f"{exchange.request_id}.t{number}.{sequence}", self.timeout)
             with self._lock:
-                self.attempts.append(record)
+                if self._tally is None:
+                    self.attempts.append(record)
+                else:
+                    self._tally(exchange, record)
             sequence += 1
             if record.outcome == "refused":
                 self._stop.wait(self.refused_pause_s)
@@ -163,11 +172,7 @@ class SlowClient:
                 if self._abandon.wait(self.interval_s):
                     return
                 self._sock.sendall(rest[offset:offset + 1])
-            answer = read_answer(self._sock)
-            if answer.status != 200:
-                self.attempt.outcome = f"status {answer.status}"
-            else:
-                self.attempt.outcome = "ok" if answer.body == self.exchange.expected else "wrong"
+            self.attempt.outcome = judged(read_answer(self._sock), self.exchange)
         except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
             self.attempt.outcome = "reset"
         except TimeoutError:

@@ -24,9 +24,17 @@ from wsgi_service import Settings, create_app
 
 @dataclass(frozen=True)
 class Exchange:
+    """One request and what it must get: ``status``, and when ``expected`` is given, that body
+    byte for byte (a problem's body names its request id, so problems are judged by status)."""
+
     request_id: str
     body: bytes
-    expected: bytes  # the in-process answer, byte for byte
+    expected: bytes | None  # the in-process answer, byte for byte
+    status: int = 200
+    path: str = "/predict"
+    content_type: str | None = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    kind: str = "corpus"  # how a run counts it
 
 
 def build_corpus(model_dir: Path, size: int = 600, seed: int = 6) -> list[Exchange]:

@@ -110,3 +110,27 @@ def holders(port: int, pids: Sequence[int]) -> dict[int, int | None]:
 def accepted_connections(pid: int, listener_inodes: set[int]) -> int:
     """Client connections ``pid`` holds: its sockets other than the inherited listener(s)."""
     return len(socket_inodes(pid) - listener_inodes)
+
+
+def listener_pids(port: int) -> list[int]:
+    """The PIDs holding the socket that listens on ``port``: a gunicorn master and its workers,
+    which inherit it. Reading another user's /proc/PID/fd takes that user or root."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                listening.add(int(fields[9]))
+    return sorted(int(entry.name) for entry in Path("/proc").iterdir()
+                  if entry.name.isdigit() and socket_inodes(int(entry.name)) & listening)
+
+
+def parent_pid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/{pid}/status names no parent")

@@ -15,8 +15,10 @@ class HttpAnswer:
 
 
 def request_bytes(exchange: Exchange, request_id: str | None = None) -> bytes:
-    return (f"POST /predict HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(exchange.body)}\r\nX-Request-ID: {request_id or exchange.request_id}\r\n"
+    headers = ((("Content-Type", exchange.content_type),) if exchange.content_type else ()) + exchange.headers
+    return (f"POST {exchange.path} HTTP/1.1\r\nHost: {HOST}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in headers)
+            + f"Content-Length: {len(exchange.body)}\r\nX-Request-ID: {request_id or exchange.request_id}\r\n"
             "Connection: close\r\n\r\n").encode() + exchange.body
 
 
