@@ -40,6 +40,7 @@ from bench.report import render, rows_from
 from contract.model_directory import MODEL_FILENAME
 from tests.harness.server import Server, running_server
 from tests.harness.wrk import ensure_wrk
+from wsgi_service.operations.front import WORKER_CLASS as FRONT_WORKER
 
 SINGLE_ROW = [[5.1, 3.5, 1.4, 0.2]]
 BATCH_SIZES = (1_000, 10_000)
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="starts of each server timed to healthy; the median counts (%(default)s)")
     parser.add_argument("--workers", type=_at_least(1), default=2,
                         help="gunicorn workers, via WEB_CONCURRENCY (%(default)s)")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (%(default)s)")
+    parser.add_argument("--worker-class", default=FRONT_WORKER,
+                        help="gunicorn worker class (default: the config's, %(default)s)")
     parser.add_argument("--forests", default=",".join(spec.name for spec in FORESTS),
                         help="production-sized forests to measure too, comma-separated, or 'none' "
                              "(%(default)s; fitted once, then cached: see bench/forests.py)")
@@ -126,7 +128,8 @@ def _measure_servers(model_dir: Path, bodies: dict[int, Path], args) -> dict:
     with ExitStack() as running:
         servers: dict[str, Server] = {}
         for name, app_args, extra_env in SERVERS:
-            gunicorn_args = ["--worker-class", args.worker_class, *app_args]
+            gunicorn_args = [*(("--worker-class", args.worker_class) if args.worker_class != FRONT_WORKER else ()),
+                             *app_args]
             serve = dict(model_dir=model_dir, env=extra_env, workers=args.workers)
             starts = results[name]["starts_s"]
             for _ in range(args.starts - 1):

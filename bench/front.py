@@ -5,7 +5,8 @@ service (two workers, the same config) but for ``--worker-class``:
 
 - **sync**: gunicorn's sync worker, the front the service had before its own:
   a worker reads each request itself and closes the connection after it;
-- **front**: ``wsgi_service.operations.front.BufferingWorker``, the config's:
+- **front**: ``wsgi_service.operations.front.BufferingWorker``, the config's
+  (``front.WORKER_CLASS``):
   requests read whole by an event loop, connections kept alive.
 
 Under each front, the HTTP ceiling (``bench.ceiling``: parse the JSON,

@@ -70,6 +70,9 @@ SEND_BUFFER_BYTES = 256 * 1024
 _TICK_SECONDS = 0.25
 _HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding"))
 
+# What gunicorn's ``worker_class`` names to run this front.
+WORKER_CLASS = "wsgi_service.operations.front.BufferingWorker"
+
 # A connection's phases: what it waits for, and so which deadline holds.
 IDLE, HEADERS, BODY, SENDING, LINGERING = "idle", "headers", "body", "sending", "lingering"
 

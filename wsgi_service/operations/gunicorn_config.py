@@ -20,6 +20,7 @@ from gunicorn import sock as gunicorn_sockets
 
 from wsgi_service.operations.door import bind_with_a_door
 from wsgi_service.operations.draining import FINISH_SECONDS, drain_then_stop
+from wsgi_service.operations.front import WORKER_CLASS
 from wsgi_service.operations.logs import server_logging
 from wsgi_service.operations.settings import ENV_MULTIPROC_DIR, ServerSettings
 
@@ -30,7 +31,7 @@ bind = [f"0.0.0.0:{_server.port}"]
 workers = _server.workers
 # Each worker an event loop that reads requests whole before the app sees them (front.py):
 # slow or idle clients hold a socket, never a worker.
-worker_class = "wsgi_service.operations.front.BufferingWorker"
+worker_class = WORKER_CLASS
 # Connections per worker; at the limit the longest-idle kept-alive one is closed to make room.
 worker_connections = 1000
 # An idle kept-alive connection lasts longer than nginx's upstream keepalive_timeout (60 s) and an
