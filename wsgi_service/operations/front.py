@@ -59,6 +59,11 @@ SEND_SECONDS = 30.0
 # After an answer that ends the connection, how long its client may go on sending before the
 # socket closes (closing with unread bytes would reset it, and the answer could be lost).
 LINGER_SECONDS = 2.0
+# An answer that held the worker this long ends its connection (``Connection: close``): a kept-alive
+# connection stays with the worker that accepted it, which a long request may keep busy while another
+# worker idles; a new connection goes to whichever worker is free. A reconnection costs about 0.1 ms,
+# 2% of this; single rows (well under it) keep their connections.
+REBALANCE_SECONDS = 0.005
 # On SIGTERM, how long a connection accepted but still silent may take to send its request.
 LAST_REQUEST_SECONDS = 1.0
 # Request line and headers; more is answered 431 (h11's limit, named here).
@@ -290,16 +295,18 @@ class BufferingWorker(Worker):
     # --- answers out ---------------------------------------------------------------
 
     def _answer(self, conn: _Connection) -> None:
+        started = time.perf_counter()
         status, headers, body = self._call_app(self._environ(conn))
+        long = time.perf_counter() - started >= REBALANCE_SECONDS
         if conn.request.method == b"HEAD":
             body = b""  # h11 frames a HEAD answer as empty; its Content-Length stays the app's
         conn.served += 1
         conn.request, conn.body = None, bytearray()
-        self._respond(conn, status, headers, body)
+        self._respond(conn, status, headers, body, ending=long)
 
-    def _respond(self, conn: _Connection, status: str, headers: list, body: bytes) -> None:
+    def _respond(self, conn: _Connection, status: str, headers: list, body: bytes, ending: bool = False) -> None:
         """Frame the answer with h11 (the connection's fate in its headers) and hand it to the kernel."""
-        ending = not self.alive or STATE.draining or conn.http.their_state is not h11.DONE
+        ending = ending or not self.alive or STATE.draining or conn.http.their_state is not h11.DONE
         fields = [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
         if body and not any(name.lower() == b"content-length" for name, _ in fields):
             fields.append((b"Content-Length", str(len(body)).encode()))
