@@ -217,7 +217,10 @@ frontend balancer
     default_backend instances
 backend instances
     balance roundrobin
-    option httpchk GET /health
+    # As an ALB checks a target: HTTP/1.1 with a Host header (HAProxy's default check is HTTP/1.0
+    # without one, which nginx forwards as HTTP/1.1 without one, refused 400 as RFC 9112 says).
+    option httpchk
+    http-check send meth GET uri /health ver HTTP/1.1 hdr Host balancer
     http-check expect status 200
     default-server inter {CHECK_INTERVAL_S}s fall {FALL} rise {RISE}
 {servers}
