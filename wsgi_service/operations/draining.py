@@ -87,13 +87,17 @@ def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> 
         time.sleep(_POLL_SECONDS)
     # The doors live on the arbiter, which outlives the listening sockets, until the process exits.
     server.closed_doors = []
-    for listener in server.LISTENERS:
+    # After a re-exec (USR2) another master serves the same socket: a door would shut it out too.
+    shared = bool(server.reexec_pid or server.master_pid)
+    for listener in [] if shared else server.LISTENERS:
         door, why = close_the_door(listener.sock)
         if door is None:
             server.log.warning("%s %s (%s): connections still queued when it closes are reset",
                                DOOR_LEFT_OPEN, listener, why)
         else:
             server.closed_doors.append(door)
+    if shared:
+        server.log.warning("%s: the socket is shared with another master (a re-exec)", DOOR_LEFT_OPEN)
     time.sleep(DOOR_SECONDS if server.closed_doors else 0)
     server.log.info("drained in %.1f s, %d door(s) closed: stopping", time.monotonic() - started,
                     len(server.closed_doors))

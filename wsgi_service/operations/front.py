@@ -73,6 +73,8 @@ _RECV_BYTES = 256 * 1024
 # not read: what it does not take waits in the front, under SEND_SECONDS.
 SEND_BUFFER_BYTES = 256 * 1024
 _TICK_SECONDS = 0.25
+# Requests a connection may have answered in one turn of the loop (pipelined ones wait their next).
+PIPELINE_TURN = 16
 _HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding"))
 
 # What gunicorn's ``worker_class`` names to run this front.
@@ -106,6 +108,7 @@ class BufferingWorker(Worker):
         self.buffer_limit = ServerSettings.from_env().max_body_bytes + 1
         self.selector = selectors.DefaultSelector()
         self.connections: dict[int, _Connection] = {}
+        self.ready: set[_Connection] = set()  # connections with pipelined requests still to answer
         self.listening = []
         self.accepting = True
         self.closing = False
@@ -125,7 +128,7 @@ class BufferingWorker(Worker):
         while self.alive or self.connections or self.listening:
             if not self.alive and not self.closing:
                 self._close_listeners()
-            for key, events in self.selector.select(_TICK_SECONDS):
+            for key, events in self.selector.select(0 if self.ready else _TICK_SECONDS):
                 target = key.data
                 if target is None:
                     self._drain_wakeup_pipe()
@@ -138,6 +141,10 @@ class BufferingWorker(Worker):
                     except Exception:  # the server's own bug: it costs this connection, not the others
                         self.log.exception("closing %s after an error in the front", target.peer)
                         self._close(target)
+            for conn in list(self.ready):
+                self.ready.discard(conn)
+                if conn.sock.fileno() != -1:
+                    self._advance(conn)
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + _TICK_SECONDS
@@ -149,9 +156,12 @@ class BufferingWorker(Worker):
         if self.alive and self.ppid != os.getppid():
             self.log.info("Parent changed, shutting down: %s", self)
             self.alive = False
-        draining = STATE.draining or not self.alive
+        if not self.accepting and len(self.connections) < self.cfg.worker_connections:
+            self._resume_accepting()  # after a file limit, with no connection of its own to close
         for conn in list(self.connections.values()):
-            if conn.phase == IDLE and conn.served and draining:
+            # Draining, a kept-alive connection stays open for the proxy's next request (its answer
+            # says Connection: close); stopping, one idle between requests is closed.
+            if conn.phase == IDLE and conn.served and not self.alive:
                 self._close(conn)
             elif now >= conn.deadline:
                 self._expire(conn)
@@ -179,8 +189,9 @@ class BufferingWorker(Worker):
             if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 self.log.warning("accept: %s; accepting again once a connection closes", error.strerror)
                 self._pause_accepting()
-                return False
-            raise
+            else:  # EPROTO, ENETDOWN, EPERM (a firewall), ...: accept(2) says to treat them as EAGAIN
+                self.log.info("accept: %s", error.strerror)
+            return False
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -231,10 +242,13 @@ class BufferingWorker(Worker):
                 pass
             listener.close()
         self.listening = []
-        soon = time.monotonic() + LAST_REQUEST_SECONDS
+        # Every connection's deadline within gunicorn's graceful_timeout, so the worker exits itself:
+        # a silent one gets LAST_REQUEST_SECONDS, one mid-request or mid-answer what time is left.
+        now = time.monotonic()
+        last = now + max(self.cfg.graceful_timeout - 0.5, LAST_REQUEST_SECONDS)
         for conn in self.connections.values():
-            if conn.phase == IDLE:
-                conn.deadline = min(conn.deadline, soon)
+            limit = now + LAST_REQUEST_SECONDS if conn.phase in (IDLE, HEADERS) else last
+            conn.deadline = min(conn.deadline, limit)
 
     def _receive(self, conn: _Connection) -> None:
         try:
@@ -258,8 +272,16 @@ class BufferingWorker(Worker):
         self._advance(conn)
 
     def _advance(self, conn: _Connection) -> None:
-        """Read h11's events until it needs more bytes; answer each request once it is whole."""
-        while not conn.pending and conn.sock.fileno() != -1:
+        """Read h11's events until it needs more bytes; answer each request once it is whole.
+
+        An answer given before its request was whole (a body too large) ends the connection: what
+        the client still sends is not read as HTTP. After PIPELINE_TURN answers the connection
+        waits for the loop's next turn, so pipelined requests do not hold the worker."""
+        answered = conn.served
+        while not conn.pending and conn.phase != LINGERING and conn.sock.fileno() != -1:
+            if conn.served - answered >= PIPELINE_TURN:
+                self.ready.add(conn)
+                return
             try:
                 event = conn.http.next_event()
             except h11.RemoteProtocolError as error:
@@ -335,7 +357,7 @@ class BufferingWorker(Worker):
             self._close(conn)
             return
         if sent < len(data):
-            conn.pending = data[sent:]
+            conn.pending = memoryview(data)[sent:]
             if then_answered:
                 conn.wait(SENDING, SEND_SECONDS)
             self.selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
@@ -356,15 +378,13 @@ class BufferingWorker(Worker):
         self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
         if conn.phase == SENDING:
             self._answered(conn)
-        else:
-            self._advance(conn)  # a 100 Continue went out: on to the body
+        self._advance(conn)  # the next request pipelined, or the body after a 100 Continue
 
     def _answered(self, conn: _Connection) -> None:
         """The answer is with the kernel: wait for the next request, or end the connection."""
         if conn.http.our_state is h11.DONE and conn.http.their_state is h11.DONE:
-            conn.http.start_next_cycle()
+            conn.http.start_next_cycle()  # the caller's loop reads a request pipelined behind it
             conn.wait(IDLE, self.cfg.keepalive if self.alive else LAST_REQUEST_SECONDS)
-            self._advance(conn)  # a request pipelined behind the one answered
         else:
             self._linger(conn)
 
@@ -399,6 +419,7 @@ class BufferingWorker(Worker):
         if sock.fileno() == -1:
             return
         self.connections.pop(sock.fileno(), None)
+        self.ready.discard(conn)
         self.selector.unregister(sock)
         sock.close()
         self._resume_accepting()
@@ -433,6 +454,7 @@ class BufferingWorker(Worker):
                 key = "HTTP_" + key
             text = value.decode("latin-1")
             environ[key] = f"{environ[key]},{text}" if key in environ else text
+        environ.setdefault("CONTENT_LENGTH", str(len(conn.body)))  # a chunked body, now whole
         return environ
 
     def _call_app(self, environ: dict) -> tuple[str, list, bytes]:
@@ -440,8 +462,7 @@ class BufferingWorker(Worker):
         chunks: list[bytes] = []
 
         def start_response(status, headers, exc_info=None):
-            if exc_info and started:
-                raise exc_info[1].with_traceback(exc_info[2])
+            # Nothing is sent before the app returns, so a second call (with exc_info) replaces the first.
             started[:] = [status, headers]
             return chunks.append
 
