@@ -22,6 +22,7 @@ integer is.
 
 import json
 import math
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -445,3 +446,24 @@ def test_ambiguous_framing_is_refused(live_server, http, sent, name):
     assert status == 400, body[:300]
     assert_problem(status, content_type, json.loads(body), 400)
     assert_still_serving(http, live_server)
+
+
+def test_pipelined_requests_are_answered_in_order(live_server, sent):
+    """Hundreds of requests in one write, read back after: every one answered, in order, on the one
+    connection (the front answers a few each turn of its loop). A worker's first answer may take long
+    enough to end its connection (the front's rebalancing), so a few connections are tried."""
+    count = 300
+    parts = urlsplit(live_server)
+    for _ in range(4):
+        with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as connection:
+            connection.sendall(b"".join(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: pipelined-%d\r\n\r\n"
+                                        % number for number in range(count)))
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := connection.recv(1 << 20):
+                answer += chunk
+        sent.extend([200] * count)
+        ids = [int(number) for number in re.findall(rb"X-Request-ID: pipelined-(\d+)", answer, re.IGNORECASE)]
+        if ids == list(range(count)):
+            return
+    pytest.fail(f"answered {len(ids)} of {count} pipelined requests: {answer[-300:]!r}")
