@@ -136,19 +136,22 @@ class BufferingWorker(Worker):
                     if self.alive:
                         self._accept(target)
                 elif target.sock.fileno() != -1:
-                    try:
-                        self._flush(target) if events & selectors.EVENT_WRITE else self._receive(target)
-                    except Exception:  # the server's own bug: it costs this connection, not the others
-                        self.log.exception("closing %s after an error in the front", target.peer)
-                        self._close(target)
+                    self._guarded(self._flush if events & selectors.EVENT_WRITE else self._receive, target)
             for conn in list(self.ready):
                 self.ready.discard(conn)
                 if conn.sock.fileno() != -1:
-                    self._advance(conn)
+                    self._guarded(self._advance, conn)
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + _TICK_SECONDS
                 self._tick(now)
+
+    def _guarded(self, step, conn: _Connection) -> None:
+        try:
+            step(conn)
+        except Exception:  # the server's own bug: it costs this connection, not the others
+            self.log.exception("closing %s after an error in the front", conn.peer)
+            self._close(conn)
 
     def _tick(self, now: float) -> None:
         """The heartbeat gunicorn's master watches, the deadlines, and the drain's idle closes."""
