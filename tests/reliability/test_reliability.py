@@ -45,14 +45,14 @@ LOAD_SECONDS = 60
 SOAK_SECONDS = 75
 SOAK_WARMUP_S = 15
 SOAK_SAMPLE_S = 5
-# The 20-minute soak allows 5% after its 2-minute warm-up. A short run must be
-# stricter, for a leak has only a minute to show: a worker answers about 20,000
-# requests in the judged 60 s here, and 2% of its ~61 MiB anonymous PSS is
-# 1.2 MiB, so about 60 bytes kept per request fails. Yet not much stricter:
-# after a 15 s warm-up the allocator is still settling (the first 10,000-row
-# batches grow its arenas): +0.2-0.3% RSS and +0.5-0.8% anonymous PSS per
-# worker measured on a healthy server.
-SOAK_SHORT_LIMIT_PCT = 2.0
+# The target's own bound, 5%, as the 20-minute soak (after its 2-minute warm-up).
+# A worker answers about 20,000 requests in the judged 60 s here, and 5% of its
+# ~61 MiB anonymous PSS is 3 MiB: about 150 bytes kept per request fails (the
+# leaky app's 1 KiB per request reads +7.6% to +48%). A stricter bound fails a
+# healthy server: after a 15 s warm-up the allocator still settles in steps
+# (one worker's anonymous PSS rose 1.4 MiB, +2.3%, in a fresh-clone CI run on
+# 2026-12-04; +0.5-0.8% in others), flat from the second minute on.
+SOAK_SHORT_LIMIT_PCT = 5.0
 LEAKY_APP = "tests.support.leaky_app:make_app()"
 
 
@@ -177,5 +177,5 @@ def test_the_short_soak_fails_a_server_that_leaks(model_dir, mixed, capsys):
     report(capsys, figures)
     assert figures.unexpected == 0, figures.first_unexpected
     workers = {name: keys for name, keys in figures.growth().items() if name.startswith("worker")}
-    assert all(keys["rss_mib"][2] > SOAK_SHORT_LIMIT_PCT for keys in workers.values()), workers
+    assert all(keys["pss_anon_mib"][2] > SOAK_SHORT_LIMIT_PCT for keys in workers.values()), workers
     assert not figures.passed
