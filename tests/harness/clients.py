@@ -24,11 +24,16 @@ class Attempt:
     started: float
     ended: float = 0.0
     client_port: int | None = None  # set once the TCP handshake completed
-    outcome: str = ""  # ok | wrong | status NNN | refused | reset | timeout | error: ...
+    outcome: str = ""  # ok | wrong | status NNN | refused | reset | timeout | error: ... (or the judge's word)
+    model: str = ""  # the answer's X-Model header: which model version answered, behind a balancer
 
     @property
     def connected(self) -> bool:
         return self.client_port is not None
+
+
+Judge = Callable[[HttpAnswer, Exchange], str]
+MODEL_HEADER = "x-model"  # the service's X-Model, as raw_http and http.client's answers key it here
 
 
 def judged(answer: HttpAnswer, exchange: Exchange) -> str:
@@ -38,7 +43,7 @@ def judged(answer: HttpAnswer, exchange: Exchange) -> str:
     return "ok" if exchange.expected is None or answer.body == exchange.expected else "wrong"
 
 
-def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10) -> Attempt:
+def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10, judge: Judge = judged) -> Attempt:
     """One request on a connection of its own (``Connection: close``)."""
     record = Attempt(time.monotonic())
 
@@ -50,10 +55,11 @@ def attempt(port: int, exchange: Exchange, request_id: str, timeout: float = 10)
             sock.sendall(request_bytes(exchange, request_id))
             return read_answer(sock)
 
-    return _judged(record, exchange, ask)
+    return _judged(record, exchange, ask, judge)
 
 
-def kept_alive_attempt(connection: http.client.HTTPConnection, exchange: Exchange, request_id: str) -> Attempt:
+def kept_alive_attempt(connection: http.client.HTTPConnection, exchange: Exchange, request_id: str,
+                       judge: Judge = judged) -> Attempt:
     """One request on ``connection``, kept alive for the next; a failed one is closed (http.client
     connects again on the next request)."""
     record = Attempt(time.monotonic())
@@ -65,16 +71,18 @@ def kept_alive_attempt(connection: http.client.HTTPConnection, exchange: Exchang
         response = connection.getresponse()
         return HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
 
-    _judged(record, exchange, ask)
+    _judged(record, exchange, ask, judge)
     if record.outcome != "ok":
         connection.close()
     return record
 
 
-def _judged(record: Attempt, exchange: Exchange, ask) -> Attempt:
-    """``record`` with the outcome of ``ask()``: the answer compared with the exchange's, or the failure."""
+def _judged(record: Attempt, exchange: Exchange, ask, judge: Judge) -> Attempt:
+    """``record`` with the outcome of ``ask()``: the answer as ``judge`` finds it, or the failure."""
     try:
-        record.outcome = judged(ask(), exchange)
+        answer = ask()
+        record.model = answer.headers.get(MODEL_HEADER, "")
+        record.outcome = judge(answer, exchange)
     except ConnectionRefusedError:
         record.outcome = "refused"
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
@@ -94,13 +102,18 @@ class ClientThreads:
     when ``tally`` is given, handed to it with its exchange instead (a long
     run counts what it needs rather than keeping millions). A thread whose
     request was refused waits ``refused_pause_s`` before the next, so a
-    stopped server is not hammered by a busy loop.
+    stopped server is not hammered by a busy loop. With ``keep_alive`` each
+    thread keeps its connection between requests (a client of a load
+    balancer), connecting again after a failed one; ``judge`` says whether
+    an answer is right (by default: the exchange's status and body).
     """
 
     def __init__(self, port: int, corpus: Sequence[Exchange], count: int, timeout: float = 10,
-                 refused_pause_s: float = 0.05, tally: Callable[[Exchange, Attempt], None] | None = None):
+                 refused_pause_s: float = 0.05, tally: Callable[[Exchange, Attempt], None] | None = None,
+                 keep_alive: bool = False, judge: Judge = judged):
         self.port, self.corpus, self.timeout = port, corpus, timeout
         self.refused_pause_s = refused_pause_s
+        self.keep_alive, self.judge = keep_alive, judge
         self._tally = tally
         self.attempts: list[Attempt] = []
         self._lock = threading.Lock()
@@ -121,11 +134,21 @@ class ClientThreads:
         for thread in self._threads:
             thread.join(self.timeout + 5)
 
+    def since(self, moment: float) -> list[Attempt]:
+        """The attempts kept that started at ``moment`` or later."""
+        with self._lock:
+            return [record for record in self.attempts if record.started >= moment]
+
     def _run(self, number: int) -> None:
         sequence = 0
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout) if self.keep_alive else None
         while not self._stop.is_set():
             exchange = self.corpus[(number * 7919 + sequence) % len(self.corpus)]
-            record = attempt(self.port, exchange, f"{exchange.request_id}.t{number}.{sequence}", self.timeout)
+            request_id = f"{exchange.request_id}.t{number}.{sequence}"
+            if connection is not None:
+                record = kept_alive_attempt(connection, exchange, request_id, self.judge)
+            else:
+                record = attempt(self.port, exchange, request_id, self.timeout, self.judge)
             with self._lock:
                 if self._tally is None:
                     self.attempts.append(record)
@@ -134,6 +157,8 @@ class ClientThreads:
             sequence += 1
             if record.outcome == "refused":
                 self._stop.wait(self.refused_pause_s)
+        if connection is not None:
+            connection.close()
 
 
 class SlowClient:

@@ -1,11 +1,12 @@
-"""A multi-instance rig as close to Elastic Beanstalk as one machine gets, and its scenarios under load.
+"""A multi-instance rig as close to Elastic Beanstalk as one machine gets: instances, a balancer, deploys.
 
 Three instances, each on a loopback address of its own (127.0.0.11, .12, .13;
 the additional batch's instance on .14), each as EB runs one: the app as the
 Procfile starts it, bound to its instance's address (and a free port: 8000 on
 every address would collide with anything else on the machine that binds
-0.0.0.0:8000), with one gunicorn worker (each instance stands for a machine), behind an nginx configured from ``.platform/nginx`` as EB's platforms
-configure it (``.ci/eb-nginx.conf``). In front, HAProxy stands for the
+0.0.0.0:8000), with one gunicorn worker (each instance stands for a machine),
+behind an nginx configured from ``.platform/nginx`` as EB's platforms
+configure it (``tests.harness.nginx``). In front, HAProxy stands for the
 Application Load Balancer: active health checks on ``/health`` (every second,
 out after 2 failures, in after 2 passes: EB's 5 s scaled down to keep the rig
 short) and deregistration by draining a server (no new requests; those in
@@ -13,29 +14,13 @@ flight finish) for up to the deregistration delay. It opens a connection per
 request to an instance's nginx, and retries one that the instance refused (the
 request never reached it) on another instance.
 
-A bounded load of single-row and 100-row requests runs through the balancer
-the whole time; every answer is checked against the in-process answer of the
-model version its ``X-Model`` header names. The scenarios:
-
-a. a rolling deploy of version 2 as ``RollingWithAdditionalBatch`` with batch
-   size 1 does it: a new instance first, then each old one deregistered,
-   drained, stopped (SIGTERM), started with version 2, healthy, registered;
-   the additional instance removed last. No request may fail; the answers
-   switch from version 1 to version 2.
-b. a deploy of a broken version (a tampered model file: the start-up check
-   refuses it): the new instance never turns healthy, the rollout stops, the
-   serving instances are never touched; no request may fail.
-c. SIGKILL of one whole instance (nginx and the app) under load: only
-   requests in flight on it may fail; the balancer takes it out within its
-   health checks.
-
-``--capacity`` also measures requests/s through the balancer with 1, 2 and 3
-instances in rotation (wrk, single rows).
-
-    python -m tests.harness.rig [--capacity]
+The load is ``ClientThreads`` on kept-alive connections to the balancer, each
+answer judged against the in-process answer of the model version its
+``X-Model`` header names (``version_judge``). The scenarios (a rolling deploy,
+a broken one, SIGKILL of an instance, capacity) are tests: ``pytest -m rig``
+(tests/rig/), which ``python -m tests.harness.rig`` runs.
 """
 
-import argparse
 import http.client
 import json
 import os
@@ -45,8 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +37,13 @@ from pathlib import Path
 from werkzeug.test import Client
 
 from contract.model_directory import MODEL_FILENAME
+from tests.harness import nginx
+from tests.harness.clients import MODEL_HEADER, Attempt, Judge
+from tests.harness.corpus import Exchange
+from tests.harness.raw_http import HttpAnswer
 from tests.harness.server import REPO_ROOT, free_port
 from tests.harness.wrk import body_args, run_wrk
 from wsgi_service import Settings, create_app
-from wsgi_service.edge.app import MODEL_HEADER
 
 INSTANCES = 3
 ADDRESSES = [f"127.0.0.{11 + index}" for index in range(INSTANCES + 1)]  # the last: the additional batch
@@ -65,7 +51,7 @@ CHECK_INTERVAL_S, FALL, RISE = 1, 2, 2
 DEREGISTRATION_DELAY_S = 10  # .ebextensions/01-health.config
 HEALTHY_TIMEOUT_S = 30  # a start takes ~5 s; a version that is not healthy by then has failed
 LOAD_THREADS = 4
-NGINX_TEMPLATE = REPO_ROOT / ".ci" / "eb-nginx.conf"
+LOAD_TIMEOUT_S = 30
 
 
 # --- the model versions and the answers each gives ----------------------------------------------
@@ -75,23 +61,25 @@ class Version:
     label: str
     model_dir: Path
     header: str = ""
-    answers: list[bytes] = field(default_factory=list)
+    answers: dict[bytes, bytes] = field(default_factory=dict)  # request body -> its answer
 
 
-def bodies(seed: int = 5) -> list[bytes]:
-    """Single rows (most of the load) and a few 100-row batches of iris-like rows."""
+def exchanges(seed: int = 5) -> list[Exchange]:
+    """Single rows (most of the load) and a few 100-row batches of iris-like rows; their answers
+    depend on the version serving, so ``version_judge`` judges them."""
     generator = random.Random(seed)
     row = lambda: [round(generator.uniform(0, 8), 2) for _ in range(4)]  # noqa: E731
     singles = [json.dumps([row()]).encode() for _ in range(24)]
     batches = [json.dumps([row() for _ in range(100)]).encode() for _ in range(4)]
-    return singles + batches
+    return [Exchange(f"rig-{index}", body, None) for index, body in enumerate(singles + batches)]
 
 
-def answered(version: Version, requests: list[bytes]) -> Version:
+def answered(version: Version, requests: list[Exchange]) -> Version:
     client = Client(create_app(Settings(model_dir=version.model_dir)))
-    responses = [client.post("/predict", data=body, content_type="application/json") for body in requests]
-    version.answers = [response.get_data() for response in responses]
-    version.header = responses[0].headers[MODEL_HEADER]
+    for exchange in requests:
+        response = client.post("/predict", data=exchange.body, content_type="application/json")
+        version.answers[exchange.body] = response.get_data()
+        version.header = response.headers[MODEL_HEADER]
     return version
 
 
@@ -110,6 +98,25 @@ def broken_copy(model_dir: Path, out: Path) -> Path:
     return out
 
 
+def version_judge(versions: list[Version]) -> Judge:
+    """``ok`` for a 200 whose body is the answer of the version its X-Model header names."""
+    by_header = {version.header: version for version in versions}
+
+    def judge(answer: HttpAnswer, exchange: Exchange) -> str:
+        known = by_header.get(answer.headers.get(MODEL_HEADER, ""))
+        if answer.status != 200:
+            return f"status {answer.status}"
+        if known is None:
+            return f"unknown X-Model {answer.headers.get(MODEL_HEADER)!r}"
+        return "ok" if answer.body == known.answers[exchange.body] else "wrong answer"
+    return judge
+
+
+def label_of(versions: list[Version], record: Attempt) -> str:
+    """The version label of the model that answered, or "" when none did."""
+    return next((version.label for version in versions if version.header and version.header == record.model), "")
+
+
 # --- an instance: nginx in front of the app, on an address of its own ----------------------------
 
 class Instance:
@@ -117,24 +124,14 @@ class Instance:
         self.name, self.address = name, address
         self.nginx_port, self.app_port = ports
         self.dir = scratch / name
-        (self.dir / "nginx-tmp").mkdir(parents=True)
-        os.chmod(scratch, 0o711)
-        os.chmod(self.dir, 0o711)
-        os.chmod(self.dir / "nginx-tmp", 0o755)
+        self.dir.mkdir(parents=True)
+        os.chmod(scratch, 0o711)  # nginx's workers (nobody) reach their directory through it
         self.app: subprocess.Popen | None = None
         self.nginx: subprocess.Popen | None = None
         self.version: Version | None = None
 
     def start_nginx(self) -> None:
-        config = self.dir / "nginx.conf"
-        text = NGINX_TEMPLATE.read_text()
-        for key, value in {"RUN_DIR": self.dir, "REPO": REPO_ROOT, "HOST": self.address,
-                           "APP_PORT": self.app_port, "NGINX_PORT": self.nginx_port}.items():
-            text = text.replace(f"@{key}@", str(value))
-        config.write_text(text)
-        self.nginx = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(config), "-g", "daemon off;",
-                                       "-e", str(self.dir / "nginx-error.log")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        self.nginx = nginx.start(nginx.write_config(self.dir, self.address, self.app_port, self.nginx_port))
 
     def start_app(self, version: Version) -> None:
         """The Procfile's command, bound to this instance's address instead of all of them."""
@@ -183,12 +180,8 @@ class Instance:
 
     def stop(self) -> None:
         self.stop_app()
-        if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)  # nginx's graceful shutdown
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.nginx is not None:
+            nginx.stop(self.nginx)
 
 
 # --- the balancer ------------------------------------------------------------------------------
@@ -281,85 +274,13 @@ backend instances
             self.process.wait(timeout=10)
 
 
-# --- the load ----------------------------------------------------------------------------------
-
-@dataclass
-class Result:
-    started: float
-    ended: float
-    version: str  # the X-Model header's version label, or "" when none came back
-    failure: str  # "" when the answer was right
-
-
-class Load:
-    """Threads posting the bodies through the balancer, each answer checked against its version's."""
-
-    def __init__(self, port: int, requests: list[bytes], versions: list[Version]):
-        self.port, self.requests = port, requests
-        self.by_header = {version.header: version for version in versions}
-        self.results: list[Result] = []
-        self._lock, self._stop = threading.Lock(), threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(number,), daemon=True)
-                         for number in range(LOAD_THREADS)]
-
-    def __enter__(self) -> "Load":
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-
-    def _run(self, number: int) -> None:
-        connection, index = None, number
-        while not self._stop.is_set():
-            index = (index + 7) % len(self.requests)
-            started = time.monotonic()
-            version, failure = "", ""
-            try:
-                if connection is None:
-                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                connection.request("POST", "/predict", body=self.requests[index],
-                                   headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                body = response.read()
-                known = self.by_header.get(response.getheader(MODEL_HEADER, ""))
-                version = known.label if known else ""
-                if response.status != 200:
-                    failure = f"status {response.status}"
-                elif known is None:
-                    failure = f"unknown {MODEL_HEADER} {response.getheader(MODEL_HEADER)!r}"
-                elif body != known.answers[index]:
-                    failure = "wrong answer"
-                if response.getheader("Connection", "").lower() == "close":
-                    connection.close()
-                    connection = None
-            except (OSError, http.client.HTTPException) as error:
-                failure = f"{type(error).__name__}"
-                if connection is not None:
-                    connection.close()
-                connection = None
-            with self._lock:
-                self.results.append(Result(started, time.monotonic(), version, failure))
-
-    def since(self, moment: float) -> list[Result]:
-        with self._lock:
-            return [result for result in self.results if result.started >= moment]
-
-
-# --- the scenarios -----------------------------------------------------------------------------
+# --- the scenarios' parts ----------------------------------------------------------------------
 
 @dataclass
 class Outcome:
     lines: list[str]
     killed_at: float | None = None  # when an instance was killed, for a kill
     down_after_s: float = 0.0  # how long the balancer took to take it out
-
-
-def failures(results: list[Result]) -> list[Result]:
-    return [result for result in results if result.failure]
 
 
 def rolling_deploy(balancer: Balancer, serving: list[Instance], extra: Instance, new: Version) -> Outcome:
@@ -393,89 +314,7 @@ def rolling_deploy(balancer: Balancer, serving: list[Instance], extra: Instance,
     return Outcome(lines)
 
 
-def run_scenarios(versions: dict[str, Version], broken: Version, capacity: bool) -> bool:
-    requests = bodies()
-    with tempfile.TemporaryDirectory(prefix="rig-") as scratch_name:
-        scratch = Path(scratch_name)
-        ports = (free_port(), free_port())  # nginx's and the app's, the same on every address
-        instances = [Instance(f"i{index + 1}", address, ports, scratch)
-                     for index, address in enumerate(ADDRESSES[:INSTANCES])]
-        extra = Instance("extra", ADDRESSES[INSTANCES], ports, scratch)
-        balancer = Balancer([*instances, extra], scratch)
-        passed = True
-        try:
-            for instance in instances:
-                instance.start_nginx()
-                instance.start_app(versions["v1"])
-            for instance in instances:
-                if not instance.wait_healthy():
-                    raise RuntimeError(f"{instance.name} did not start: {(instance.dir / 'app.log').read_text()[-2000:]}")
-                balancer.register(instance)
-            print(f"rig: {INSTANCES} instances ({', '.join(ADDRESSES[:INSTANCES])}, nginx :{ports[0]} -> app "
-                  f":{ports[1]}) behind HAProxy on 127.0.0.1:{balancer.port}; checks every {CHECK_INTERVAL_S} s, "
-                  f"fall {FALL}, rise {RISE}; load: {LOAD_THREADS} threads, single rows and 100-row batches",
-                  flush=True)
-            with Load(balancer.port, requests, list(versions.values())) as load:
-                time.sleep(2)
-                passed &= _scenario("a. rolling deploy of version 2", load, lambda: rolling_deploy(
-                    balancer, instances, extra, versions["v2"]), before="v1", after="v2")
-                extra = Instance("extra-2", ADDRESSES[INSTANCES], ports, scratch)
-                passed &= _scenario("b. deploy of a broken version", load, lambda: rolling_deploy(
-                    balancer, instances, extra, broken), before="v2", after="v2")
-                passed &= _scenario("c. SIGKILL of one instance under load", load,
-                                    lambda: _kill_one(balancer, instances[1]), before="v2", after="v2")
-                # As the auto scaling group would, a new instance takes the dead one's place.
-                instances[1].start_nginx()
-                instances[1].start_app(versions["v2"])
-                if not instances[1].wait_healthy():
-                    raise RuntimeError("the replacement instance did not turn healthy")
-                balancer.register(instances[1])
-            if capacity:
-                _capacity(balancer, instances, requests)
-        finally:
-            balancer.stop()
-            for instance in (*instances, extra):
-                instance.stop()
-        return passed
-
-
-def _scenario(title: str, load: Load, action, *, before: str, after: str) -> bool:
-    """Run ``action`` under the load and print its figures. It passes when no request failed (for a
-    kill: none that started after it, and the balancer took the instance out within its checks),
-    the first answers came from version ``before``, and every answer once it was done from ``after``."""
-    print(title, flush=True)
-    started = time.monotonic()
-    outcome = action()
-    done = time.monotonic()
-    time.sleep(1)
-    results = sorted((r for r in load.since(started) if r.started <= time.monotonic()), key=lambda r: r.started)
-    failed = failures(results)
-    for line in outcome.lines:
-        print(line)
-    counts = {}
-    for result in results:
-        counts[result.version or "(none)"] = counts.get(result.version or "(none)", 0) + 1
-    print(f"  {len(results)} requests during the scenario, {len(failed)} failed; answered by "
-          + ", ".join(f"{label}: {count}" for label, count in sorted(counts.items())))
-    if outcome.killed_at is not None:
-        late = [r for r in failed if r.started > outcome.killed_at]
-        ok = not late and outcome.down_after_s <= (FALL + 1) * CHECK_INTERVAL_S
-        print(f"  failed: {len(failed)} in flight at the kill, {len(late)} started after it; out of rotation "
-              f"{outcome.down_after_s:.1f} s after the kill (checks every {CHECK_INTERVAL_S} s, fall {FALL})")
-    else:
-        ok = not failed
-    if failed:
-        print("  failures: " + "; ".join(f"{r.failure} (started {r.started - started:.2f} s in)" for r in failed[:8]))
-    first = results[0].version if results else ""
-    late_versions = {r.version for r in results if r.started > done and not r.failure}
-    ok &= first == before and late_versions == {after}
-    print(f"  first answers from {first or '(none)'}, every answer after it from "
-          f"{', '.join(sorted(late_versions)) or '(none)'} (expected {before}, then {after})")
-    print(f"  {'PASS' if ok else 'FAIL'} in {time.monotonic() - started:.1f} s", flush=True)
-    return ok
-
-
-def _kill_one(balancer: Balancer, instance: Instance) -> Outcome:
+def kill_one(balancer: Balancer, instance: Instance) -> Outcome:
     time.sleep(1)
     instance.kill()
     killed_at = time.monotonic()  # every process of the instance is gone
@@ -487,40 +326,68 @@ def _kill_one(balancer: Balancer, instance: Instance) -> Outcome:
                     f"{balancer.status(instance.name)}"], killed_at, down_after)
 
 
-def _capacity(balancer: Balancer, instances: list[Instance], requests: list[bytes]) -> None:
-    """Requests/s through the balancer with 1, 2, 3 instances in rotation (wrk, single rows, 5 s)."""
-    body = Path(tempfile.mkdtemp(prefix="rig-body-")) / "body.json"
-    body.write_bytes(requests[0])
+def judge_scenario(title: str, started: float, done: float, outcome: Outcome, results: list[Attempt],
+                   versions: list[Version], *, before: str, after: str) -> tuple[list[str], list[str]]:
+    """The scenario's figures, and the clauses it missed. It passes when no request failed (for a kill:
+    none that started after it, and the balancer took the instance out within its checks), the first
+    answers came from version ``before``, and every answer once it was done from ``after``."""
+    results = sorted(results, key=lambda r: r.started)
+    failed = [r for r in results if r.outcome != "ok"]
+    labels = [label_of(versions, r) for r in results]
+    lines, misses = [title, *outcome.lines], []
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label or "(none)"] = counts.get(label or "(none)", 0) + 1
+    lines.append(f"  {len(results)} requests during the scenario, {len(failed)} failed; answered by "
+                 + ", ".join(f"{label}: {count}" for label, count in sorted(counts.items())))
+    if outcome.killed_at is not None:
+        late = [r for r in failed if r.started > outcome.killed_at]
+        lines.append(f"  failed: {len(failed)} in flight at the kill, {len(late)} started after it; out of rotation "
+                     f"{outcome.down_after_s:.1f} s after the kill (checks every {CHECK_INTERVAL_S} s, fall {FALL})")
+        if late:
+            misses.append(f"{len(late)} requests that started after the kill failed")
+        if outcome.down_after_s > (FALL + 1) * CHECK_INTERVAL_S:
+            misses.append(f"out of rotation only {outcome.down_after_s:.1f} s after the kill")
+    elif failed:
+        misses.append(f"{len(failed)} requests failed")
+    if failed:
+        lines.append("  failures: " + "; ".join(f"{r.outcome} (started {r.started - started:.2f} s in)"
+                                                for r in failed[:8]))
+    first = labels[0] if labels else ""
+    late_versions = {label for r, label in zip(results, labels) if r.started > done and r.outcome == "ok"}
+    lines.append(f"  first answers from {first or '(none)'}, every answer after it from "
+                 f"{', '.join(sorted(late_versions)) or '(none)'} (expected {before}, then {after})")
+    if first != before or late_versions != {after}:
+        misses.append(f"answers from {first or '(none)'}, then {sorted(late_versions)}: not {before}, then {after}")
+    lines.append(f"  {'PASS' if not misses else 'FAIL'} in {time.monotonic() - started:.1f} s")
+    return lines, misses
+
+
+def capacity(balancer: Balancer, instances: list[Instance], body: Path) -> list[str]:
+    """Requests/s through the balancer with 1, 2, 3 instances in rotation (wrk, 16 connections, 5 s,
+    one row), a line each; an instance out of rotation is in maintenance."""
     alive = [i for i in instances if i.app is not None and i.app.poll() is None and i.healthy()]
-    print(f"capacity through the balancer (wrk, 16 connections, 5 s, one row; {os.cpu_count()} cores):")
+    lines = [f"capacity through the balancer (wrk, 16 connections, 5 s, one row; {os.cpu_count()} cores):"]
+    print(lines[0], flush=True)
     for count in range(1, len(alive) + 1):
         for index, instance in enumerate(alive):
             state = "ready" if index < count else "maint"
             balancer.command(f"set server instances/{instance.name} state {state}")
         time.sleep(RISE * CHECK_INTERVAL_S + 1)
         run = run_wrk(f"http://127.0.0.1:{balancer.port}/predict", body_args(body), 16, 5)
-        print(f"  {count} instance(s): {run.requests_per_s:,.0f} requests/s, p50 {run.p50_ms:.1f} ms, "
-              f"p99 {run.p99_ms:.1f} ms, {run.errors} errors", flush=True)
+        lines.append(f"  {count} instance(s): {run.requests_per_s:,.0f} requests/s, p50 {run.p50_ms:.1f} ms, "
+                     f"p99 {run.p99_ms:.1f} ms, {run.errors} errors")
+        print(lines[-1], flush=True)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--capacity", action="store_true", help="also measure 1, 2 and 3 instances")
-    args = parser.parse_args(argv)
-    for tool in ("nginx", "haproxy"):
-        if shutil.which(tool) is None:
-            print(f"rig: {tool} is not installed (Debian: apt-get install {tool})", file=sys.stderr)
-            return 2
-    with tempfile.TemporaryDirectory(prefix="rig-models-") as models_name:
-        models = Path(models_name)
-        requests = bodies()
-        versions = {"v1": answered(Version("v1", train(models / "v1", "1.0.0", 0)), requests),
-                    "v2": answered(Version("v2", train(models / "v2", "2.0.0", 7)), requests)}
-        broken = Version("broken", broken_copy(versions["v2"].model_dir, models / "broken"))
-        started = time.monotonic()
-        passed = run_scenarios(versions, broken, args.capacity)
-        print(f"rig: {'all scenarios passed' if passed else 'FAILED'} in {time.monotonic() - started:.0f} s")
-        return 0 if passed else 1
+    """The rig's scenarios, as ``pytest -m rig`` runs them; further arguments go to pytest (``--capacity``
+    is accepted and dropped: capacity is one of the scenarios)."""
+    import pytest  # the tests' runner, needed only here
+
+    args = [arg for arg in (sys.argv[1:] if argv is None else argv) if arg != "--capacity"]
+    return pytest.main(["-m", "rig", "-s", str(REPO_ROOT / "tests" / "rig"), *args])
 
 
 if __name__ == "__main__":
