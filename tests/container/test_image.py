@@ -39,10 +39,9 @@ def test_the_image_has_an_exec_form_healthcheck(docker, image):
         "the image has no exec-form HEALTHCHECK"
 
 
-def test_the_iris_image_has_no_pandas(docker, image, figure):
+def test_the_iris_image_has_no_pandas(docker, image):
     """pandas is for a model that takes a DataFrame only (the manifest's "input"): not iris."""
     assert not has_pandas(docker, image), "the iris image has pandas: only a model that takes a DataFrame needs it"
-    figure("image size", f"{int(docker.image(image, '{{.Size}}')) / 1e6:.0f} MB")
 
 
 def test_as_eb_docker_platform_runs_it_healthy_and_answering_on_8080(docker, image):
