@@ -57,7 +57,7 @@ from contract.model_directory import MODEL_FILENAME
 from tests.harness.server import REPO_ROOT, free_port
 from tests.harness.wrk import body_args, run_wrk
 from wsgi_service import Settings, create_app
-from wsgi_service.edge.app import MODEL_HEADER
+from wsgi_service.edge.prepared import MODEL_HEADER
 
 INSTANCES = 3
 ADDRESSES = [f"127.0.0.{11 + index}" for index in range(INSTANCES + 1)]  # the last: the additional batch
@@ -88,7 +88,7 @@ def bodies(seed: int = 5) -> list[bytes]:
 
 
 def answered(version: Version, requests: list[bytes]) -> Version:
-    client = Client(create_app(Settings(model_dir=version.model_dir)))
+    client = Client(create_app(settings=Settings(model_dir=version.model_dir)))
     responses = [client.post("/predict", data=body, content_type="application/json") for body in requests]
     version.answers = [response.get_data() for response in responses]
     version.header = responses[0].headers[MODEL_HEADER]
