@@ -7,7 +7,7 @@ import pytest
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from contract import load_contract
+from contract import load_contract, operations
 from contract.generate import contract_bytes
 from contract.limits import Limits, limits_of, with_limits
 from tests.support.assembly import ready_objects
@@ -88,9 +88,9 @@ def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/openapi.json").data == contract_bytes(
         with_limits(load_contract(), Limits(DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES)))
     index = client.get("/").get_json()
-    assert {(e["method"], e["path"]) for e in index["endpoints"] if not e["path"].startswith("/v2")} == {
-        ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
-        ("GET", "/"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
+    # Every operation of the contract, in its order, and nothing else.
+    assert [(e["method"], e["path"], e["summary"]) for e in index["endpoints"]] == [
+        (method.upper(), path, operation["summary"]) for path, method, operation in operations(load_contract())]
     assert ("POST", "/v2/models/{model_name}/infer") in {(e["method"], e["path"]) for e in index["endpoints"]}
 
 
