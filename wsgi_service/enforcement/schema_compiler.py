@@ -1,7 +1,7 @@
 """Compile a JSON Schema inside the contract into a fast Python predicate.
 
 jsonschema walks the schema anew for every value it checks, which costs
-seconds for a batch of 10,000 rows. Here a schema is translated once, at
+about a second for a batch of 10,000 rows. Here a schema is translated once, at
 start, into closures that check a whole list of values at a time: the types of
 all values in one C-level pass, bounds through ``min()`` and ``max()``, an
 ``enum`` through one set lookup, the cells of every row of a batch as one
@@ -15,6 +15,17 @@ and a schema's keywords together).
 Only the keywords named in ``SUPPORTED`` are understood. Any other keyword
 (``format``, ``pattern``, ``multipleOf``, ...) makes ``compile_schema``
 raise ``UnsupportedSchema``, and the caller keeps using jsonschema alone.
+
+Why it is worth its code (``python -m bench.validation_timing``, 2026-12-04
+22:11 UTC, 2 shared cores, load 3.5; medians of 7 interleaved rounds;
+``/predict`` seed-form bodies, iris contract): 1 row 8.7 µs, 100 rows 22 µs,
+10,000 rows 2.2 ms, where jsonschema-rs' ``is_valid`` (native code) takes
+5.4 µs, 180 µs and 22 ms, and jsonschema alone 0.43 ms, 6.3 ms and 0.85 s.
+For one bad value in 10,000 rows jsonschema-rs' one error is the whole
+``oneOf`` at the body's root, its message the 180 kB body itself; the
+``/5000/2`` a client needs sits in the error's per-branch context. The
+service answers ``/5000/2`` and a short message in 20 ms (``proven_items``),
+jsonschema-rs' errors take 51 ms.
 
 The predicate is sound but not complete: it never accepts what jsonschema
 (Draft 2020-12) rejects, but may reject an oddity jsonschema accepts (a NaN, a
