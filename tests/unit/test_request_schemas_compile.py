@@ -24,7 +24,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
 from contract import operations, pointer_to, schema_validator
-from contract.model_directory import CONTRACT_FILENAME, REGRESSION
+from contract.model_directory import CONTRACT_FILENAME, MANIFEST_FILENAME, REGRESSION
 from tests.support.notebooks import LOTS_CSV, TARGET, WORDS, fit_pipeline, write_lots_table
 from training.importing import import_model
 from training.table import read_table
@@ -89,7 +89,7 @@ def generated(request, tmp_path_factory) -> tuple[str, dict, dict]:
     """``(kind, manifest, contract)`` as training wrote them into a model directory."""
     out = tmp_path_factory.mktemp(request.param.replace(" ", "_")) / "model"
     MODELS[request.param](out)
-    return (request.param, json.loads((out / "manifest.json").read_text()),
+    return (request.param, json.loads((out / MANIFEST_FILENAME).read_text()),
             json.loads((out / CONTRACT_FILENAME).read_text()))
 
 
