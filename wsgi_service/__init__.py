@@ -32,8 +32,8 @@ The folders are the layers, each importing only those below it:
 from wsgi_service.edge.app import Service
 from wsgi_service.errors import StartupError
 from wsgi_service.factory import assemble, create_app, create_app_from_env, load_model
-from wsgi_service.model.loading import LoadedModel
+from wsgi_service.model.loaded_model import LoadedClassifier, LoadedModel
 from wsgi_service.operations.settings import Settings
 
-__all__ = ["LoadedModel", "Service", "Settings", "StartupError", "assemble", "create_app", "create_app_from_env",
+__all__ = ["LoadedClassifier", "LoadedModel", "Service", "Settings", "StartupError", "assemble", "create_app", "create_app_from_env",
            "load_model"]

@@ -81,7 +81,8 @@ def assemble(model: LoadedModel, contract: dict, settings: Settings, drain: Drai
 
 def load_model(model_dir: str | Path | None = None, settings: Settings | None = None) -> LoadedModel:
     """The verified model the service would serve from ``model_dir`` (or ``settings.model_dir``),
-    with the same refusals: ``model.predict(rows)``, ``model.predict_proba(rows)``.
+    with the same refusals: ``model.predict(rows)``, and a classifier's ``model.predict_proba(rows)``
+    (a ``LoadedClassifier``; a regressor has none, as scikit-learn's have none).
 
         model = load_model("models/iris")
         model.predict([[5.1, 3.5, 1.4, 0.2]])   # array([0])
