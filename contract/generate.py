@@ -1,10 +1,10 @@
 """Write the contract of one trained model: the shared template, filled in.
 
-Everything that does not depend on the model (the endpoints, errors, health,
-manifest and problem shapes) lives in ``template.json`` beside this file; the
-Open Inference Protocol (V2) part, model-specific throughout, is written by
-``open_inference``.
-What does depend on it is generated here from the model's manifest: the row
+Every operation (path, method, operationId, tags, security, errors) and
+every shape that does not depend on the model lives in ``template.json``
+beside this file, the Open Inference Protocol's (V2) included; what is the
+model's in the V2 part is filled in by ``open_inference``.
+What depends on the model is generated here from its manifest: the row
 shapes with the model's own feature names and count, the class labels and
 names (a classifier) or a numeric value (a regressor), and examples whose
 answers are the model's real predictions. ``openapi.json`` in this package
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from contract.api_keys import document_api_keys
 from contract.model_directory import CLASSIFICATION, IDENTITY_KEYS, REGRESSION
-from contract.open_inference import open_inference_part
+from contract.open_inference import drop_open_inference, fill_open_inference
 
 TEMPLATE_PATH = Path(__file__).with_name("template.json")
 GENERATED = "generated from the model's manifest by contract/generate.py"
@@ -93,12 +93,11 @@ def generate_contract(manifest: dict, example_rows: Sequence[Sequence[float]],
             "additionalProperties": {"type": "string", "enum": ["below", "above"]},
         }
         schemas["Prediction"]["properties"]["out_of_range"] = {"$ref": "#/components/schemas/OutOfRange"}
-    _drop_unfilled(schemas)
     if all(value is _FEATURE_VALUE for value in values):  # V2 tensors hold numbers only
-        paths, v2_schemas = open_inference_part(manifest, labels if task == CLASSIFICATION else None,
-                                                rows, example_outputs)
-        document["paths"].update(paths)
-        schemas.update(v2_schemas)
+        fill_open_inference(document, manifest, labels if task == CLASSIFICATION else None, rows, example_outputs)
+    else:
+        drop_open_inference(document)
+    _drop_unfilled(schemas)
 
     estimator_kind = "classifier" if task == CLASSIFICATION else "regressor"
     document["info"]["summary"] = (f"Predicts {what} with the scikit-learn random forest "

@@ -28,7 +28,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(model_dir):
-    return create_app(Settings(model_dir=model_dir))
+    return create_app(model_dir)
 
 
 @pytest.fixture(scope="session")

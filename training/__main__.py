@@ -19,11 +19,30 @@ from training.train import (
     DEFAULT_N_ESTIMATORS, DEFAULT_SEED, TrainingError, train_forest, train_iris,
 )
 
+# The subcommand that packages a model fitted elsewhere.
+IMPORT = "import"
+DEFAULT_VERSION = "1.0.0"
+
+
+# Options of training a model: given with ``import`` they would be ignored, so they are refused.
+TRAINING_ONLY = ("csv", "task", "drop", "categorical", "seed", "n_estimators", "if_missing")
+
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["import"]:
-        return import_main(argv[1:])
+    parser = command_line()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == IMPORT:
+        given = [f"--{dest.replace('_', '-')}" for dest in TRAINING_ONLY
+                 if getattr(args, dest) != parser.get_default(dest)]
+        if given:
+            args.parser.error(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} "
+                              f"of training, not of {IMPORT}")
+        return import_model(args)
+    return train(args, parser)
+
+
+def command_line() -> argparse.ArgumentParser:
+    """``python -m training [OPTIONS]`` trains; ``python -m training import MODEL_FILE [OPTIONS]`` imports."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", type=Path, help="train on this CSV (a header row names the columns)")
@@ -38,17 +57,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path,
                         help=f"model directory to write (default: {DEFAULT_MODEL_DIR}, or models/NAME with --csv)")
     parser.add_argument("--name", help="model name (default: iris, or the CSV file's stem)")
-    parser.add_argument("--version", default="1.0.0", help="model version recorded in the manifest")
+    parser.add_argument("--version", default=DEFAULT_VERSION, help="model version recorded in the manifest "
+                                                                      "(default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--n-estimators", type=int, default=DEFAULT_N_ESTIMATORS)
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when the directory already holds a trained model")
-    args = parser.parse_args(argv)
+    commands = parser.add_subparsers(title="commands", dest="command", parser_class=_ImportParser,
+                                     description=f"without one, it trains; `python -m training {IMPORT} --help` "
+                                                 f"shows the options of importing")
+    _add_import(commands.add_parser(IMPORT, help="package a model you fitted yourself (joblib.dump) instead",
+                                    prog=f"python -m training {IMPORT}",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter))
+    return parser
+
+
+class _ImportParser(argparse.ArgumentParser):
+    """The ``import`` command's parser. Its description is ``training.importing``'s docstring, read
+    only when the help is shown: that module reads the file through the service's allow-list
+    unpickler, and training alone (the Docker build's first stage) has only contract/ and
+    training/ to import. It refuses what it does not know itself, with its own usage, where
+    argparse would hand it to the training parser's."""
+
+    def format_help(self) -> str:
+        from training import importing
+
+        self.description = importing.__doc__
+        return super().format_help()
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+
+def _add_import(importer: argparse.ArgumentParser) -> None:
+    # The options training has too default to training's (argparse.SUPPRESS): given before
+    # `import`, they are not overwritten by the import command's defaults.
+    kept = argparse.SUPPRESS
+    importer.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="a fitted model, as joblib.dump wrote it")
+    importer.add_argument("--out", type=Path, default=kept, help="model directory to write (default: models/NAME)")
+    importer.add_argument("--name", default=kept, help="model name (default: the file's stem)")
+    importer.add_argument("--version", default=kept,
+                          help=f"model version recorded in the manifest (default: {DEFAULT_VERSION})")
+    importer.add_argument("--features", help="the feature names in model order, comma-separated "
+                                             "(when the model does not record them)")
+    importer.add_argument("--sample", type=Path, help="a CSV of rows the model is fed: its header names the "
+                                                      "features, its rows give their ranges")
+    importer.add_argument("--target", default=kept,
+                          help="the --sample column holding the true values: metrics on the sample")
+    importer.add_argument("--class-names", metavar="LABEL=NAME,...",
+                          help="readable class names, e.g. 0=setosa,1=versicolor")
+    importer.set_defaults(parser=importer)
+
+
+def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.csv is None and (args.target or args.drop or args.categorical or args.task != CLASSIFICATION):
         parser.error("--target, --drop, --categorical and --task describe a CSV: give --csv too")
     if args.csv is not None and not args.target:
         parser.error("--csv needs --target COLUMN: the column to predict")
-
     name = args.name or (args.csv.stem if args.csv else "iris")
     out = args.out or (Path("models") / name if args.csv else DEFAULT_MODEL_DIR)
     if args.if_missing and all((out / file).is_file() for file in (MODEL_FILENAME, MANIFEST_FILENAME,
@@ -73,32 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def import_main(argv: list[str]) -> int:
-    # Imported here: it reads the file through the service's allow-list unpickler, and training
-    # alone (the Docker build's first stage) has only contract/ and training/ to import.
+def import_model(args: argparse.Namespace) -> int:
+    # Imported here: see _ImportParser.
     from training import importing
     from wsgi_service.errors import StartupError
     from wsgi_service.operations.settings import allows_sklearn_version_mismatch
 
-    parser = argparse.ArgumentParser(prog="python -m training import", description=importing.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_file", type=Path, metavar="MODEL_FILE", help="a fitted model, as joblib.dump wrote it")
-    parser.add_argument("--out", type=Path, help="model directory to write (default: models/NAME)")
-    parser.add_argument("--name", help="model name (default: the file's stem)")
-    parser.add_argument("--version", default="1.0.0", help="model version recorded in the manifest")
-    parser.add_argument("--features", help="the feature names in model order, comma-separated "
-                                           "(when the model does not record them)")
-    parser.add_argument("--sample", type=Path, help="a CSV of rows the model is fed: its header names the "
-                                                    "features, its rows give their ranges")
-    parser.add_argument("--target", help="the --sample column holding the true values: metrics on the sample")
-    parser.add_argument("--class-names", metavar="LABEL=NAME,...", help="readable class names, e.g. 0=setosa,1=versicolor")
-    args = parser.parse_args(argv)
     if args.target and not args.sample:
-        parser.error("--target names a column of --sample: give --sample too")
+        args.parser.error("--target names a column of --sample: give --sample too")
     try:
         class_names = dict(pair.split("=", 1) for pair in args.class_names.split(",")) if args.class_names else None
     except ValueError:
-        parser.error("--class-names takes LABEL=NAME pairs separated by commas")
+        args.parser.error("--class-names takes LABEL=NAME pairs separated by commas")
     name = args.name or args.model_file.stem
     out = args.out or Path("models") / name
     try:

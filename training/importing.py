@@ -26,6 +26,7 @@ from training.train import TrainingError, write_model_directory
 from wsgi_service.errors import StartupError
 from wsgi_service.model.frames import as_frame, encoded_words, require_pandas, takes_frame
 from wsgi_service.model.loading import check_release
+from wsgi_service.model.manifest_checks import classifies
 from wsgi_service.model.unpickling import UnsafePickle, load_estimator
 
 # A file that takes longer than this to read says so.
@@ -110,7 +111,7 @@ def _task_of(estimator: object, model_file: Path) -> str:
         raise TrainingError(f"{model_file} holds a {type(estimator).__name__}, not a fitted scikit-learn model")
     if getattr(estimator, "n_outputs_", 1) != 1:
         raise TrainingError(f"{model_file} predicts {estimator.n_outputs_} outputs; the service serves one")
-    return CLASSIFICATION if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_") else REGRESSION
+    return CLASSIFICATION if classifies(estimator) else REGRESSION
 
 
 def _feature_names(estimator, given: list[str] | None, from_sample: list[str] | None, model_file: Path) -> list[str]:

@@ -19,7 +19,7 @@ from sklearn.datasets import load_iris
 from werkzeug.test import Client
 
 from contract.model_directory import MODEL_FILENAME
-from wsgi_service import Settings, create_app
+from wsgi_service import Settings, create_app, load_model
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ def build_corpus(model_dir: Path, size: int = 600, seed: int = 6) -> list[Exchan
     probabilities are checked against scikit-learn's own ``predict`` and
     ``predict_proba`` (not the compiled forest) before anything is sent.
     """
-    app = create_app(Settings(model_dir=model_dir))
+    app = create_app(settings=Settings(model_dir=model_dir))
     client = Client(app)
     estimator = joblib.load(Path(model_dir) / MODEL_FILENAME)
     estimator.n_jobs = 1  # the reference: scikit-learn adds the trees in order
-    features = app.predictor.model.feature_names
+    features = load_model(model_dir).feature_names
     iris = load_iris().data
     generator = random.Random(seed)
     corpus, all_rows, all_labels, rich_rows, rich_probabilities = [], [], [], [], []

@@ -72,7 +72,7 @@ class DrillRun:
 
 def batch_exchanges(model_dir: Path, count: int = CLIENTS, rows: int = ROWS, seed: int = 4) -> list[Exchange]:
     """``count`` bodies of ``rows`` iris-like rows, each with its in-process answer."""
-    client = Client(create_app(Settings(model_dir=model_dir)))
+    client = Client(create_app(settings=Settings(model_dir=model_dir)))
     generator = np.random.default_rng(seed)
     exchanges = []
     for index in range(count):

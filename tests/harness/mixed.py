@@ -56,7 +56,7 @@ def mixed_requests(model_dir: Path, seed: int = 20) -> list[Exchange]:
 
 def requests_by_kind(model_dir: Path, seed: int = 20) -> dict[str, list[Exchange]]:
     """Every kind of ``WEIGHTS`` -> its exchanges, each answered in process with the status it must get."""
-    client = Client(create_app(Settings(model_dir=model_dir)))
+    client = Client(create_app(settings=Settings(model_dir=model_dir)))
     name = json.loads((Path(model_dir) / MANIFEST_FILENAME).read_text())["name"]
     generator = np.random.default_rng(seed)
     iris = load_iris().data

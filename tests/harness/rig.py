@@ -75,7 +75,7 @@ def exchanges(seed: int = 5) -> list[Exchange]:
 
 
 def answered(version: Version, requests: list[Exchange]) -> Version:
-    client = Client(create_app(Settings(model_dir=version.model_dir)))
+    client = Client(create_app(settings=Settings(model_dir=version.model_dir)))
     for exchange in requests:
         response = client.post("/predict", data=exchange.body, content_type="application/json")
         version.answers[exchange.body] = response.get_data()

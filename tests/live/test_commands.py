@@ -64,6 +64,17 @@ def test_the_command_line_imports_what_the_service_serves(tmp_path):
     assert json.loads((tmp_path / "m" / MANIFEST_FILENAME).read_text())["name"] == "rf_clf"  # the file's stem
 
 
+def test_the_import_command_has_its_own_help_and_refuses_a_bad_argument_in_one_line(tmp_path):
+    helped = run_training("import", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: python -m training import ") and "MODEL_FILE" in helped.stdout
+    refused = run_training("import", str(tmp_path / "rf_clf.joblib"), "--sampel", "flowers.csv")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == ("python -m training import: error: unrecognized arguments: "
+                                               "--sampel flowers.csv")
+    assert "Traceback" not in refused.stderr and not (tmp_path / "rf_clf").exists()
+
+
 def test_command_line_trains_then_skips_when_asked(tmp_path):
     out = tmp_path / "iris"
     arguments = ["--out", str(out), "--n-estimators", "10"]

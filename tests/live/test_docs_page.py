@@ -80,8 +80,14 @@ def test_try_it_out_predicts_the_documented_example_from_the_service_alone(brows
                    summary.locator(".opblock-summary-path").get_attribute("data-path"))
                   for summary in summaries.all()}
         assert listed == {(method.upper(), path) for path, method, _ in operations(contract)}
+        # Grouped by purpose, under the contract's tags, in its order; and no warning box: the
+        # dialect the contract names is the one Swagger UI reads it in.
+        assert page.locator(".opblock-tag").evaluate_all("sections => sections.map(s => s.dataset.tag)") == [
+            tag["name"] for tag in contract["tags"]]
+        expect(page.locator(".info__jsonschemadialect")).to_have_count(1)
+        expect(page.locator(".error-wrapper")).to_have_count(0)
 
-        operation = page.locator(f"#operations-default-{predict['operationId']}")
+        operation = page.locator(f"#operations-{predict['tags'][0]}-{predict['operationId']}")
         operation.locator(".opblock-summary").click()
         operation.get_by_role("button", name="Try it out").click()
         assert json.loads(operation.locator("textarea.body-param__text").input_value()) == example

@@ -28,7 +28,10 @@ from werkzeug.test import Client
 
 from tests.harness.server import WORKERS, running_server
 from tests.support.server_logs import access_lines
-from wsgi_service import Settings, create_app
+from wsgi_service import Settings, create_app, load_model
+from wsgi_service.enforcement.validation import RequestValidator
+from wsgi_service.serving.open_inference import OpenInference
+from wsgi_service.serving.prediction import Predictor
 from wsgi_service.operations.settings import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
 
 CONCURRENCY = 8
@@ -230,7 +233,10 @@ def test_latency_histogram_counts_every_request(loaded):
 def test_rows_and_predictions_by_class(loaded, app, model_dir):
     load, _, before, after, *_ = loaded
     class_names = [cls["name"] for cls in json.loads((model_dir / "manifest.json").read_text())["classes"]]
-    answers = [(app.open_inference.infer if call.endpoint == "v2_infer" else app.predictor.answer)(call.document)
+    # The serving layer in process, over the contract the app serves, answers the same calls.
+    predictor = Predictor(load_model(model_dir), RequestValidator(app.contract), DEFAULT_MAX_BATCH_ROWS)
+    infer = OpenInference(predictor, app.contract).infer
+    answers = [(infer if call.endpoint == "v2_infer" else predictor.answer)(call.document)
                for call in load if call.document is not None]
     rows = sum(answer.rows for answer in answers)
     assert rows == 1 + 30 + 2 + 5 + 17 + 64 + 300 + 1000 + len(DRIFTED) + 50 + len(DRIFTED)
@@ -275,7 +281,7 @@ def test_model_identity_is_an_info_gauge(loaded, model_dir):
 # --- embedded: no gunicorn, no multiprocess directory -------------------------------------------
 
 def test_embedded_apps_each_count_in_their_own_registry(app, model_dir):
-    other = create_app(Settings(model_dir=model_dir))  # a second app in this process: no collision
+    other = create_app(settings=Settings(model_dir=model_dir))  # a second app in this process: no collision
     client, other_client = Client(app), Client(other)
     first = _in_process_scrape(client)
     for _ in range(3):

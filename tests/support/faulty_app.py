@@ -15,7 +15,7 @@ data it was never meant to hold.
 import json
 from dataclasses import replace
 
-from wsgi_service import Service, Settings, load_model
+from wsgi_service import Service, Settings, assemble, load_model
 
 POISONED_ROW = [7.7, 3.0, 6.1, 2.3]
 HEALTHY_ROW = [5.1, 3.5, 1.4, 0.2]
@@ -27,4 +27,4 @@ def make_app() -> Service:
     if model.predict([POISONED_ROW, HEALTHY_ROW]).tolist() != [model.labels[-1], model.labels[0]]:
         raise RuntimeError("the rows would not take the classes they are meant to")
     contract = json.loads(settings.contract_file.read_bytes())
-    return Service(replace(model, labels=model.labels[:-1]), contract, settings)
+    return assemble(replace(model, labels=model.labels[:-1]), contract, settings)

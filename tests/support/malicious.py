@@ -42,6 +42,9 @@ def payloads(marker: Path) -> dict[str, tuple[object, str]]:
         "importlib.import_module": (_Calls(importlib.import_module, MARKER_MODULE),
                                     "importlib.import_module"),
         "hidden in a forest": (hidden, "builtins.exec"),
+        # joblib pickles an object array (text class labels) as a pickle inside the file.
+        "hidden in an object array": (np.array(["setosa", _Calls(builtins.exec, write)], dtype=object),
+                                      "builtins.exec"),
     }
 
 

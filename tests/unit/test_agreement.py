@@ -38,7 +38,7 @@ def test_contract_that_disagrees_with_model_is_refused(model_dir, tmp_path, edit
     path = tmp_path / "openapi.json"
     path.write_text(json.dumps(contract))
     with pytest.raises(StartupError, match=f"contract and model disagree {re.escape(message)}"):
-        create_app(Settings(model_dir=model_dir, contract_path=path))
+        create_app(settings=Settings(model_dir=model_dir, contract_path=path))
 
 
 def test_contract_bounds_beyond_float32_are_refused(model_dir, tmp_path):
@@ -47,4 +47,4 @@ def test_contract_bounds_beyond_float32_are_refused(model_dir, tmp_path):
     path = tmp_path / "openapi.json"
     path.write_text(json.dumps(contract))
     with pytest.raises(StartupError, match="float32 cannot hold"):
-        create_app(Settings(model_dir=model_dir, contract_path=path))
+        create_app(settings=Settings(model_dir=model_dir, contract_path=path))

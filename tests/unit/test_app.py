@@ -7,12 +7,13 @@ import pytest
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from contract import load_contract
+from contract import load_contract, operations
 from contract.generate import contract_bytes
 from contract.limits import Limits, limits_of, with_limits
+from tests.support.assembly import ready_objects
 from tests.support.problems import assert_problem
-from wsgi_service import Service, Settings, create_app
-from wsgi_service.edge.app import model_header_value
+from wsgi_service import Service, Settings, assemble, create_app, load_model
+from wsgi_service.edge.prepared import model_header_value
 from wsgi_service.errors import MAX_REPORTED_ERRORS
 from wsgi_service.operations.draining import DrainState
 from wsgi_service.operations.settings import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
@@ -52,8 +53,8 @@ def test_rich_form_answers_labels_names_probabilities_and_identity(client, app):
     assert body["model"] == client.get("/health").get_json()["model"]
 
 
-def test_every_prediction_names_the_answering_model_in_a_header(client, app):
-    identity = app.predictor.model.identity
+def test_every_prediction_names_the_answering_model_in_a_header(client, model_dir):
+    identity = load_model(model_dir).identity
     for body in ([[5.1, 3.5, 1.4, 0.2]], {"instances": [[5.1, 3.5, 1.4, 0.2]]}):
         response = client.post("/predict", json=body)
         assert response.headers["X-Model"] == f"iris/{identity['version']}/{identity['sha256'][:12]}"
@@ -87,18 +88,17 @@ def test_health_model_index_and_contract(client, model_dir):
     assert client.get("/openapi.json").data == contract_bytes(
         with_limits(load_contract(), Limits(DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES)))
     index = client.get("/").get_json()
-    assert {(e["method"], e["path"]) for e in index["endpoints"] if not e["path"].startswith("/v2")} == {
-        ("POST", "/predict"), ("GET", "/health"), ("GET", "/model"), ("GET", "/openapi.json"), ("GET", "/metrics"),
-        ("GET", "/"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
+    # Every operation of the contract, in its order, and nothing else.
+    assert [(e["method"], e["path"], e["summary"]) for e in index["endpoints"]] == [
+        (method.upper(), path, operation["summary"]) for path, method, operation in operations(load_contract())]
     assert ("POST", "/v2/models/{model_name}/infer") in {(e["method"], e["path"]) for e in index["endpoints"]}
 
 
 def test_draining_health_is_503_while_everything_else_is_answered(model_dir):
     """Once the master begins the drain (SIGTERM), /health says so and predictions go on."""
-    app = create_app(Settings(model_dir=model_dir))
-    app.drain = DrainState()
-    client = Client(app)
-    app.drain.begin()
+    drain = DrainState()
+    client = Client(assemble(*ready_objects(model_dir), drain=drain))
+    drain.begin()
     health = problem(client.get("/health"), 503)
     assert "stopping" in health["detail"]
     assert client.post("/predict", json=[[5.1, 3.5, 1.4, 0.2]]).get_json() == [0]
@@ -201,14 +201,14 @@ def test_error_messages_echo_only_a_bounded_excerpt(client):
 
 
 def test_batch_over_the_limit_is_413_with_the_limit(model_dir):
-    small = Client(create_app(Settings(model_dir=model_dir, max_batch_rows=3)))
+    small = Client(create_app(settings=Settings(model_dir=model_dir, max_batch_rows=3)))
     assert post(small, SEED * 1 + [SEED[0]]).status_code == 200
     body = problem(post(small, {"instances": SEED * 2}), 413)
     assert body["limit"] == 3 and "4 rows" in body["detail"]
 
 
 def test_the_served_contract_states_the_limits_the_server_enforces(model_dir):
-    small = Client(create_app(Settings(model_dir=model_dir, max_batch_rows=50, max_body_bytes=5_000)))
+    small = Client(create_app(settings=Settings(model_dir=model_dir, max_batch_rows=50, max_body_bytes=5_000)))
     served = small.get("/openapi.json").get_json()
     assert limits_of(served) == Limits(50, 5_000) and limits_of(load_contract()) is None
     assert served == with_limits(load_contract(), Limits(50, 5_000))
@@ -225,7 +225,7 @@ def test_the_served_contract_states_the_limits_the_server_enforces(model_dir):
 
 
 def test_body_over_the_limit_is_413_before_reading_it(model_dir):
-    small = Client(create_app(Settings(model_dir=model_dir, max_body_bytes=100)))
+    small = Client(create_app(settings=Settings(model_dir=model_dir, max_body_bytes=100)))
     body = problem(post(small, SEED * 10), 413)
     assert body["limit"] == 100
 
@@ -233,7 +233,7 @@ def test_body_over_the_limit_is_413_before_reading_it(model_dir):
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
 def test_body_limit_is_exact(model_dir, streamed):
     limit = 40
-    small = Client(create_app(Settings(model_dir=model_dir, max_body_bytes=limit)))
+    small = Client(create_app(settings=Settings(model_dir=model_dir, max_body_bytes=limit)))
     at_limit = json.dumps(SEED[:1]).encode().ljust(limit)
     for data, status in ((at_limit, 200), (at_limit + b" ", 413)):
         if streamed:  # as a WSGI server hands over a chunked body: no length, input terminated
@@ -260,8 +260,9 @@ def test_every_response_is_nosniff(client):
 
 def test_unexpected_failure_is_500_problem_logged_with_request_id(model_dir, caplog):
     """A forest whose trees were lost fails inside scikit-learn: the client sees a problem, not a traceback."""
-    broken = create_app(Settings(model_dir=model_dir, compile_forest=False))
-    broken.predictor.model.estimator.estimators_ = []
+    model, contract, settings = ready_objects(model_dir, compile_forest=False)
+    broken = assemble(model, contract, settings)
+    model.estimator.estimators_ = []
     response = post(Client(broken), SEED, headers={"X-Request-ID": "boom-1"})
     body = problem(response, 500)
     assert body["request_id"] == "boom-1"

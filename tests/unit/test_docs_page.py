@@ -123,7 +123,7 @@ def test_a_contract_listing_other_files_refuses_to_start(model_copy):
     asset_parameter(contract)["schema"]["enum"].append("swagger-ui.js")
     contract_path.write_text(json.dumps(contract))
     with pytest.raises(StartupError, match="swagger-ui.js.*regenerate the contract"):
-        create_app(Settings(model_dir=model_copy))
+        create_app(settings=Settings(model_dir=model_copy))
 
 
 def test_a_contract_without_the_page_serves_none(model_copy):
@@ -131,7 +131,7 @@ def test_a_contract_without_the_page_serves_none(model_copy):
     contract = json.loads(contract_path.read_text())
     del contract["paths"]["/docs"], contract["paths"]["/docs/{asset}"]
     contract_path.write_text(json.dumps(contract))
-    client = Client(create_app(Settings(model_dir=model_copy)))
+    client = Client(create_app(settings=Settings(model_dir=model_copy)))
     problem(client.get("/docs"), 404)
     assert client.get("/health").status_code == 200
 

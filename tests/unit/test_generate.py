@@ -7,4 +7,5 @@ from contract.generate import load_template, model_schema_names
 def test_template_marks_every_generated_schema():
     assert model_schema_names(load_template()) == [
         "Row", "NamedRow", "Label", "Value", "ClassName", "Probability", "Probabilities", "Prediction",
-        "SeedResponse", "ManifestClasses"]
+        "SeedResponse", "ManifestClasses", "V2ModelReady", "V2ModelMetadata", "V2InputTensor", "V2RequestedOutput",
+        "V2OutputTensor", "V2InferenceResponse"]

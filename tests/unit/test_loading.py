@@ -1,13 +1,18 @@
-"""Model loading refuses anything but the file training wrote, with one clear line."""
+"""Model loading refuses anything but the file training wrote, with one clear line; what it loads
+is a classifier (with ``predict_proba``) or a regressor (without)."""
 
 import json
 
+import joblib
+import numpy as np
 import pytest
 import sklearn
+from sklearn.datasets import load_iris
 
-from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, sha256_hex
+from contract.model_directory import MANIFEST_FILENAME, MODEL_FILENAME, REGRESSION, sha256_hex
+from training.train import train_forest
 from wsgi_service import StartupError
-from wsgi_service.model.loading import read_model_directory
+from wsgi_service.model.loading import LoadedClassifier, read_model_directory
 
 
 def edit_manifest(model_dir, change):
@@ -72,3 +77,33 @@ def test_manifest_that_disagrees_with_estimator_is_refused(model_copy):
     edit_manifest(model_copy, lambda m: m["features"].pop())
     with pytest.raises(StartupError, match="expects 4 features, the manifest lists 3"):
         read_model_directory(model_copy)
+
+
+# --- a classifier has probabilities, a regressor none (as scikit-learn's estimators) ---
+
+@pytest.fixture(scope="module")
+def regressor_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("regressor")
+    features = np.random.default_rng(0).normal(size=(120, 3))
+    train_forest(out, ["a", "b", "c"], features, features @ [1.0, -2.0, 0.5], task=REGRESSION, target_name="y",
+                 dataset="test", name="linear", n_estimators=5, progress=lambda line: None)
+    return out
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "scikit-learn"])
+def test_a_regressor_has_no_predict_proba(regressor_dir, compiled):
+    model = read_model_directory(regressor_dir, compile_estimator=compiled)
+    assert not hasattr(model, "predict_proba") and not isinstance(model, LoadedClassifier)
+    assert model.labels is None
+    rows = np.random.default_rng(1).normal(size=(20, 3))
+    np.testing.assert_array_equal(model.predict(rows), joblib.load(regressor_dir / MODEL_FILENAME).predict(rows))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "scikit-learn"])
+def test_a_classifier_predicts_probabilities_and_the_most_probable_label(model_dir, compiled):
+    model = read_model_directory(model_dir, compile_estimator=compiled)
+    assert isinstance(model, LoadedClassifier) and hasattr(model, "predict_proba")
+    rows = load_iris().data[::7]
+    reference = joblib.load(model_dir / MODEL_FILENAME)
+    np.testing.assert_array_equal(model.predict_proba(rows), reference.predict_proba(rows))
+    np.testing.assert_array_equal(model.predict(rows), model.labels.take(model.predict_proba(rows).argmax(axis=1)))

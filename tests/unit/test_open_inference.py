@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from contract.generate import generate_contract
+from tests.support.assembly import ready_objects
 from tests.support.problems import assert_problem
 from tests.support.profiles import examples
 from training.train import train_forest
 from contract.model_directory import REGRESSION
-from wsgi_service import Settings, create_app
+from wsgi_service import Settings, assemble, create_app
 from wsgi_service.operations.draining import DrainState
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5], [0.5, 9.5, 0.01, 9.0]]
@@ -60,7 +61,7 @@ def test_requested_outputs_only_and_parameters_accepted(client):
 
 
 def test_drift_and_rows_are_counted_as_for_predict(model_dir):
-    client = Client(create_app(Settings(model_dir=model_dir)))
+    client = Client(create_app(settings=Settings(model_dir=model_dir)))
     client.post(INFER, json={"inputs": [tensor(ROWS)]})
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'forest_feature_out_of_range_total{feature="sepal_length",side="below"} 1.0' in metrics
@@ -81,10 +82,9 @@ def test_metadata_health_and_readiness(client):
 
 
 def test_readiness_is_503_while_draining_and_liveness_is_not(model_dir):
-    app = create_app(Settings(model_dir=model_dir))
-    app.drain = DrainState()
-    client = Client(app)
-    app.drain.begin()
+    drain = DrainState()
+    client = Client(assemble(*ready_objects(model_dir), drain=drain))
+    drain.begin()
     v2_problem(client.get("/v2/health/ready"), 503)
     v2_problem(client.get("/v2/models/iris/ready"), 503)
     assert client.get("/v2/health/live").status_code == 200
@@ -114,7 +114,7 @@ def test_a_body_that_breaks_the_contract_is_400_pointing_at_it(client, body, poi
 
 
 def test_limits_apply_as_for_predict(model_dir):
-    client = Client(create_app(Settings(model_dir=model_dir, max_batch_rows=3)))
+    client = Client(create_app(settings=Settings(model_dir=model_dir, max_batch_rows=3)))
     assert v2_problem(client.post(INFER, json={"inputs": [tensor(ROWS)]}), 413)["limit"] == 3
     short_shape = {**tensor(ROWS), "shape": [1, 4]}  # the data alone holds more rows than allowed
     v2_problem(client.post(INFER, json={"inputs": [short_shape]}), 413)
@@ -208,7 +208,7 @@ def test_a_regressor_answers_values_and_words_have_no_v2(tmp_path):
     features = rng.normal(size=(200, 3))
     train_forest(tmp_path, ["a", "b", "c"], features, features @ [1.0, 2.0, 3.0], task=REGRESSION,
                  target_name="score", dataset="test", name="scores", n_estimators=5, progress=lambda line: None)
-    client = Client(create_app(Settings(model_dir=tmp_path)))
+    client = Client(create_app(settings=Settings(model_dir=tmp_path)))
     rows = features[:3].tolist()
     answer = client.post("/v2/models/scores/infer", json={"inputs": [tensor(rows)]}).get_json()
     assert answer["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [3],

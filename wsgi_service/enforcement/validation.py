@@ -2,7 +2,8 @@
 
 The request schema is looked up in the OpenAPI document. At start it is also
 compiled into a fast predicate (``schema_compiler``) that proves a valid body
-valid in milliseconds; a body it does not accept goes to a real JSON Schema
+valid in milliseconds (a schema it cannot compile is an ``UncompiledSchema``
+warning); a body it does not accept goes to a real JSON Schema
 (Draft 2020-12) validator, which decides and says what is wrong. So the
 errors a client reads come from jsonschema alone, though it skips the array
 items the compiled schema proves valid (``proven_items``), so that one bad row
@@ -14,8 +15,8 @@ become ints (``contract.integers``): JSON Schema admits them as integers, and
 the code that reads a count after validation can then use it as one.
 """
 
-import logging
 import reprlib
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
@@ -26,8 +27,6 @@ from contract.integers import as_integers, integer_places
 from wsgi_service.errors import ContractViolation, MalformedJson
 from wsgi_service.enforcement.proven_items import validator_skipping_proven_items
 from wsgi_service.enforcement.schema_compiler import UnsupportedSchema, compile_schema
-
-log = logging.getLogger(__name__)
 
 PREDICT_REQUEST_SCHEMA = pointer_to("paths", "/predict", "post", "requestBody", "content",
                                     "application/json", "schema")
@@ -77,13 +76,27 @@ class RequestValidator:
         return body
 
 
+class UncompiledSchema(UserWarning):
+    """A request schema the compiler cannot translate: every body is checked by jsonschema alone.
+
+    A warning, not a refusal to start: jsonschema decides every body either
+    way, so the service still answers exactly what the contract says, only
+    slower (hundreds of times slower on a large batch: figures in
+    ``schema_compiler``), and a contract a user edited by hand keeps
+    serving. The service's logging captures warnings, so it is a line in
+    the log at start; the tests run with ``filterwarnings = error``, so
+    there it fails whatever test builds the validator, with the reason.
+    """
+
+
 def _compiled_or_nothing(contract: dict, schema_pointer: str) -> Callable[[object], bool]:
-    """The compiled schema; a schema the compiler cannot translate is only
-    slower to check, so it is logged, not refused."""
+    """The compiled schema; for one the compiler cannot translate, an ``UncompiledSchema``
+    warning and a predicate that sends every body to jsonschema."""
     try:
         return compile_schema(contract, schema_pointer)
     except UnsupportedSchema as reason:
-        log.warning("request schema not compiled (%s); every body is checked by jsonschema", reason)
+        warnings.warn(f"request schema {schema_pointer} not compiled ({reason}); "
+                      "every body is checked by jsonschema alone", UncompiledSchema, stacklevel=3)
         return lambda body: False
 
 

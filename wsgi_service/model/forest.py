@@ -18,10 +18,10 @@ the smallest float32 step; any difference and scikit-learn serves instead.
 
 import numpy as np
 import sklearn
-from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
 from sklearn.pipeline import Pipeline
 
 from wsgi_service.model.kernel import INDEX, LEAF, NODE, walk
+from wsgi_service.model.private_sklearn import TREE_LEAF, ForestClassifier, ForestRegressor
 
 PROBE_MAX_ROWS = 2048
 # Node indexes are the kernel's unsigned 32 bits, one value kept for LEAF.
@@ -39,7 +39,7 @@ class CompiledForest:
     def __init__(self, estimator: ForestClassifier | ForestRegressor):
         trees = [tree.tree_ for tree in estimator.estimators_]
         node_counts = np.array([tree.node_count for tree in trees])
-        leaf_masks = [tree.children_left == -1 for tree in trees]  # scikit-learn's TREE_LEAF
+        leaf_masks = [tree.children_left == TREE_LEAF for tree in trees]
         leaf_counts = np.array([mask.sum() for mask in leaf_masks])
         if node_counts.sum() > MAX_NODES:
             raise ValueError(f"{node_counts.sum()} nodes is more than the kernel indexes ({MAX_NODES})")

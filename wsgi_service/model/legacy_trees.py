@@ -27,7 +27,8 @@ import re
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.tree._tree import NODE_DTYPE, Tree
+
+from wsgi_service.model.private_sklearn import NODE_DTYPE, Tree, build_tree
 
 # The first release whose classifier trees store class fractions instead of counts.
 FRACTIONS_SINCE = (1, 4)
@@ -66,10 +67,7 @@ def _installed_tree(pickled: PickledTree, normalize: bool) -> Tree:
     values = np.ascontiguousarray(state["values"], dtype=np.float64)
     if normalize:
         values = _leaf_fractions(values)
-    n_features, n_classes, n_outputs = pickled.arguments
-    tree = Tree(n_features, np.asarray(n_classes, dtype=np.intp), n_outputs)
-    tree.__setstate__({**state, "nodes": installed, "values": values})
-    return tree
+    return build_tree(*pickled.arguments, {**state, "nodes": installed, "values": values})
 
 
 def _leaf_fractions(values: np.ndarray) -> np.ndarray:

@@ -16,6 +16,11 @@ before it is looked up, so nothing outside the list is ever called:
   object arrays, such as text class labels, through this same check);
 - the builtins that rebuild plain containers.
 
+What this takes from joblib, numpy and scikit-learn that they keep private
+(the reading machinery, the reconstruction functions, the tree's name) is in
+``private_joblib``, ``private_numpy`` and ``private_sklearn``, each checked
+against the installed release by a test of its own.
+
 A decision tree's Cython ``Tree`` is never built from the pickle: a
 ``PickledTree`` keeps its arrays as data, rebuilt afterwards for the
 installed scikit-learn (``legacy_trees``), so a forest pickled by any
@@ -27,38 +32,24 @@ Anything else (``posix.system``, ``builtins.eval``, ``subprocess.Popen``,
 is built.
 """
 
-import io
 import pickle
 import warnings
 
 import sklearn
-from joblib import numpy_pickle
 from sklearn.exceptions import InconsistentVersionWarning
 
 from wsgi_service.model.legacy_trees import PickledTree, rebuild_trees
+from wsgi_service.model.private_joblib import ARRAY_WRAPPER, load_checked
+from wsgi_service.model.private_numpy import NUMPY_GLOBALS
+from wsgi_service.model.private_sklearn import CYTHON_UNPICKLER, TREE_GLOBAL
 
 ALLOWED = frozenset({
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    # Scalar types, pickled as classes where a parameter names one (OneHotEncoder's dtype=np.float64).
-    *(("numpy", name) for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                                   "uint64", "float16", "float32", "float64", "longdouble", "complex64",
-                                   "complex128", "object_", "str_", "bytes_")),
-    *((module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-      for name in ("_reconstruct", "scalar")),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.random._pickle", "__randomstate_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pickle", "__generator_ctor"),
-    ("numpy.random._mt19937", "MT19937"), ("numpy.random._pcg64", "PCG64"), ("numpy.random._philox", "Philox"),
-    ("numpy.random._sfc64", "SFC64"), ("numpy.random.bit_generator", "SeedSequence"),
-    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+    ARRAY_WRAPPER, *NUMPY_GLOBALS,
     ("copyreg", "_reconstructor"), ("collections", "OrderedDict"),
     *(("builtins", name) for name in ("object", "list", "dict", "set", "frozenset", "tuple", "bytearray",
                                       "bytes", "str", "int", "float", "bool", "complex", "slice", "range")),
 })
 _SCIKIT_LEARN = "sklearn"
-_TREE = ("sklearn.tree._tree", "Tree")
-_CYTHON_UNPICKLER = "__pyx_unpickle_"
 
 
 class UnsafePickle(pickle.UnpicklingError):
@@ -69,24 +60,19 @@ class UnsafePickle(pickle.UnpicklingError):
         self.what = what
 
 
-class _AllowListUnpickler(numpy_pickle.NumpyUnpickler):
-    """joblib's unpickler (arrays framed as data), every global checked first.
-
-    joblib reads an object array's nested pickle with this same ``find_class``.
-    """
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == _TREE:
-            return PickledTree
-        if (module, name) in ALLOWED:
-            return super().find_class(module, name)
-        if module == _SCIKIT_LEARN or module.startswith(_SCIKIT_LEARN + "."):
-            found = super().find_class(module, name)
-            defined_in = getattr(found, "__module__", "") or ""
-            own = defined_in == _SCIKIT_LEARN or defined_in.startswith(_SCIKIT_LEARN + ".")
-            if own and (isinstance(found, type) or name.startswith(_CYTHON_UNPICKLER)):
-                return found
-        raise UnsafePickle(f"{module}.{name}")
+def _allowed(module: str, name: str, resolve):
+    """What the pickle may use for ``module.name`` (``resolve`` is joblib's lookup), or ``UnsafePickle``."""
+    if (module, name) == TREE_GLOBAL:
+        return PickledTree
+    if (module, name) in ALLOWED:
+        return resolve(module, name)
+    if module == _SCIKIT_LEARN or module.startswith(_SCIKIT_LEARN + "."):
+        found = resolve(module, name)
+        defined_in = getattr(found, "__module__", "") or ""
+        own = defined_in == _SCIKIT_LEARN or defined_in.startswith(_SCIKIT_LEARN + ".")
+        if own and (isinstance(found, type) or name.startswith(CYTHON_UNPICKLER)):
+            return found
+    raise UnsafePickle(f"{module}.{name}")
 
 
 def load_estimator(data: bytes, name: str = "") -> tuple[object, str]:
@@ -94,12 +80,10 @@ def load_estimator(data: bytes, name: str = "") -> tuple[object, str]:
     and the scikit-learn version that pickled it. ``UnsafePickle`` when the pickle names a global
     outside the allow-list; whatever unpickling raises when the file is broken."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("ignore", DeprecationWarning)  # joblib's format from before 0.10, refused below
+        # joblib's format from before 0.10 (refused), and numpy 1.x's names (numpy.core.*) in old pickles.
+        warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("always", InconsistentVersionWarning)  # each estimator of an older release
-        with numpy_pickle._validate_fileobject_and_memmap(io.BytesIO(data), name, None) as (stream, _):
-            if isinstance(stream, str):  # that format keeps arrays in companion files
-                raise pickle.UnpicklingError("the file is in joblib's format from before 0.10: re-save it")
-            model = _AllowListUnpickler(name, stream, ensure_native_byte_order=True).load()
+        model = load_checked(data, name, _allowed)
     older = [warning.message for warning in caught if isinstance(warning.message, InconsistentVersionWarning)]
     pickled_with = older[0].original_sklearn_version if older else sklearn.__version__
     rebuild_trees(model, pickled_with)

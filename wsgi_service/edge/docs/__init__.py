@@ -8,6 +8,6 @@ checks them), and the page's own start-up script. The page needs no internet,
 and its Content-Security-Policy lets nothing else in.
 """
 
-from wsgi_service.edge.docs.page import ASSET_FILES, CONTENT_SECURITY_POLICY, DocsPage
+from wsgi_service.edge.docs.page import ASSET_FILES, CONTENT_SECURITY_POLICY, DocsPage, docs_page_for
 
-__all__ = ["ASSET_FILES", "CONTENT_SECURITY_POLICY", "DocsPage"]
+__all__ = ["ASSET_FILES", "CONTENT_SECURITY_POLICY", "DocsPage", "docs_page_for"]

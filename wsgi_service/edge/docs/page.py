@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from string import Template
 
+from contract import operations
 from wsgi_service.edge.replies import Reply
 from wsgi_service.errors import StartupError
 
@@ -36,6 +37,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
 PAGE_HEADERS = (("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("Cache-Control", "no-cache"))
 ASSET_HEADERS = (("Cache-Control", "public, max-age=31536000, immutable"),)
 FINGERPRINT_HEX_DIGITS = 12
+# The operations of the page and of its files, and the files' path parameter.
+PAGE_OPERATION, ASSET_OPERATION, ASSET_PARAMETER = "docs", "docs_asset", "asset"
 _REFERENCE = re.compile(r'(?P<attribute>(?:href|src)=")docs/(?P<name>[^"?#]+)"')
 
 
@@ -65,3 +68,16 @@ class DocsPage:
             raise StartupError(f"{PAGE_PATH.name} loads docs/{name}, which is not packaged")
         digest = hashlib.sha256(self._assets[name].body).hexdigest()[:FINGERPRINT_HEX_DIGITS]
         return f'{reference["attribute"]}docs/{name}?v={digest}"'
+
+
+def docs_page_for(contract: dict) -> DocsPage | None:
+    """The page of ``contract``, with the files it lists (its asset parameter's enum); None for a
+    contract that documents neither of the page's operations."""
+    found = {operation["operationId"]: operation for _, _, operation in operations(contract)
+             if operation["operationId"] in (PAGE_OPERATION, ASSET_OPERATION)}
+    if not found:
+        return None
+    assets = [parameter["schema"].get("enum", [])
+              for parameter in found.get(ASSET_OPERATION, {}).get("parameters", [])
+              if parameter.get("in") == "path" and parameter.get("name") == ASSET_PARAMETER]
+    return DocsPage(contract["info"]["title"], list(assets[0]) if assets else [])

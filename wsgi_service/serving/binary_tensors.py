@@ -1,39 +1,30 @@
 """The Open Inference Protocol's binary tensor data, read into the JSON form the contract validates.
 
 tritonclient sends tensors as raw bytes unless told otherwise: the body is a
-JSON header of ``Inference-Header-Content-Length`` bytes, then each input's
-data, in input order, little-endian, its size in the input's
-``parameters.binary_data_size``. Here each such input gets its values back as
-the JSON ``data`` list, so the request is then validated by the contract and
-answered exactly as if it had been sent as JSON. Bytes JSON cannot carry (NaN,
+JSON header (its length in the ``Inference-Header-Content-Length`` header,
+which the edge reads), then each input's data, in input order,
+little-endian, its size in the input's ``parameters.binary_data_size``. Here
+each such input gets its values back as the JSON ``data`` list, so the
+request is then validated by the contract and answered exactly as if it had
+been sent as JSON. Bytes JSON cannot carry (NaN,
 infinities) are refused here, with a pointer, as the JSON decoder refuses
 their tokens, and so is an input that has ``data`` of its own besides its
 size: which of the two it means is not for the server to guess. Answers stay
 JSON, which tritonclient reads as well.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 
-from wsgi_service.edge.decoding import decode_json
-from wsgi_service.errors import InvalidInferenceRequest, MalformedJson
+from wsgi_service.errors import InvalidInferenceRequest
 
 # The datatypes whose bytes are read, as numpy reads them (the protocol's are little-endian).
 DTYPES = {"FP64": np.dtype("<f8"), "FP32": np.dtype("<f4")}
 
 
-def with_binary_data_inlined(body: bytes, header_length: str, with_integers: Callable[[object], object]) -> object:
-    """The request ``body`` as the JSON document it stands for, each binary input's values as its ``data``.
-
-    ``with_integers`` reads the header's whole numbers as the contract does (``2.0`` is the size 2).
-    """
-    length = int(header_length) if header_length.strip().isdigit() else -1
-    if not 0 <= length <= len(body):
-        raise MalformedJson(f"Inference-Header-Content-Length {header_length[:20]!r} is not a length within the "
-                            f"body's {len(body)} bytes.", errors=[("", "no JSON header of that length")])
-    document = with_integers(decode_json(body[:length]))
-    tail, offset = memoryview(body)[length:], 0
+def with_binary_data_inlined(document: object, binary: bytes) -> object:
+    """``document`` (the decoded JSON header, its whole numbers read as ints) with each binary
+    input's values, read in turn from ``binary`` (the bytes after the header), as its ``data``."""
+    tail, offset = memoryview(binary), 0
     inputs = document.get("inputs") if isinstance(document, dict) else None
     for index, tensor in enumerate(inputs if isinstance(inputs, list) else ()):
         parameters = tensor.get("parameters") if isinstance(tensor, dict) else None

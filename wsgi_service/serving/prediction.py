@@ -8,18 +8,17 @@ named objects) answers, per row, the label, class name and probabilities
 
 Drift is noticed here too: a value outside the range its feature had in
 training (the manifest's min and max) is counted per feature and side, and
-the rich form names the row's such features (``out_of_range``). One native
-pass over the batch (``kernel.outside``); nothing more unless it finds one.
+the rich form names the row's such features (``out_of_range``).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
-from wsgi_service.model.loading import LoadedModel
-from wsgi_service.errors import ContentTooLarge
 from wsgi_service.enforcement.validation import RequestValidator
-from wsgi_service.model.kernel import outside
+from wsgi_service.errors import ContentTooLarge
+from wsgi_service.model.drift import TrainingRanges
+from wsgi_service.model.loading import LoadedModel
 
 
 SIDES = ("below", "above")
@@ -61,8 +60,7 @@ class Predictor:
         self._features = model.feature_names
         self._class_names = model.class_names
         self._labels = model.labels
-        self._low, self._high = model.ranges
-        outside(np.zeros((1, len(self._low))), self._low, self._high)  # compiled here, before gunicorn forks
+        self._ranges = TrainingRanges(*model.ranges)
 
     def answer(self, body: object) -> Answer:
         """Validate ``body`` against the contract and predict every row.
@@ -105,9 +103,8 @@ class Predictor:
         of equals on a tie)."""
         outputs = self.model.evaluate(matrix)
         winners = None if self._labels is None else outputs.argmax(axis=1)
-        if not outside(matrix, self._low, self._high):
-            return Evaluation(outputs, winners)
-        return Evaluation(outputs, winners, matrix < self._low, matrix > self._high)
+        outside = self._ranges.outside(matrix)
+        return Evaluation(outputs, winners) if outside is None else Evaluation(outputs, winners, *outside)
 
     def _classes(self, probabilities: np.ndarray, winners: np.ndarray, rich: bool) -> Answer:
         labels = self._labels.take(winners).tolist()

@@ -1,4 +1,4 @@
-"""The Open Inference Protocol (V2) over the same model, validation and limits as /predict. No HTTP here.
+"""The Open Inference Protocol (V2) over the same model, validation and limits as /predict.
 
 What the protocol's answers say about the model (its tensors' names,
 datatypes and shapes) is read from the contract's ``V2ModelMetadata``, which
@@ -14,9 +14,10 @@ import numpy as np
 
 from contract import pointer_to
 from contract.open_inference import PREFIX
-from wsgi_service.edge.prediction import Answer, Evaluation, Predictor
 from wsgi_service.enforcement.validation import RequestValidator
 from wsgi_service.errors import InvalidInferenceRequest
+from wsgi_service.serving.binary_tensors import with_binary_data_inlined
+from wsgi_service.serving.prediction import Answer, Evaluation, Predictor
 
 REQUEST_SCHEMA = pointer_to("paths", f"{PREFIX}/models/{{model_name}}/infer", "post", "requestBody", "content",
                             "application/json", "schema")
@@ -42,16 +43,17 @@ class OpenInference:
         if unknown:
             raise TypeError(f"the contract names output tensors this service cannot fill: {sorted(unknown)}")
 
-    def with_integers(self, body: object) -> object:
-        """``body`` with its whole numbers as ints, as validation reads them (binary data's sizes too)."""
-        return self._validator.with_integers(body)
-
-    def infer(self, body: object) -> Answer:
+    def infer(self, body: object, binary: bytes | None = None) -> Answer:
         """Validate ``body`` (the batch limit first, as /predict does) and answer its rows.
 
-        Raises ``ContentTooLarge`` or ``InvalidInferenceRequest``.
+        ``binary`` is the binary tensor data after a JSON header ``body``: each input with
+        ``parameters.binary_data_size`` reads its values from it. Raises ``ContentTooLarge`` or
+        ``InvalidInferenceRequest``.
         """
-        tensor = _first_input(self.with_integers(body))
+        body = self._validator.with_integers(body)  # binary data's sizes are whole numbers too
+        if binary is not None:
+            body = with_binary_data_inlined(body, binary)
+        tensor = _first_input(body)
         # Before validation, so that an oversized batch is never walked: the rows the data would
         # fill, and the rows the shape says.
         if isinstance(tensor.get("data"), list):
