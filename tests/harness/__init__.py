@@ -15,6 +15,11 @@
   the status it must get, in proportion;
 - ``soak``: the soak (mixed load beside slow clients, memory of every
   process over time) and its judgement.
+- ``nginx``: nginx set up as Elastic Beanstalk sets it up, before a server;
+- ``rig``: instances behind nginx and HAProxy, deploys and kills, judged by
+  the model version that answered (the scenarios: tests/rig/);
+- ``docker``: containers of the image ``.ci/container-proof`` built, through
+  its private engine (the checks: tests/container/).
 
 ``bench/`` imports from here; nothing here imports ``bench/`` or a test module.
 """
