@@ -30,6 +30,7 @@ import mmap
 import struct
 import time
 
+from wsgi_service.operations import private_gunicorn
 from wsgi_service.operations.door import close_the_door
 
 # A drain ends early once no request has started for this long.
@@ -88,12 +89,12 @@ def drain_then_stop(server, drain_seconds: float, state: DrainState = STATE) -> 
     # The doors live on the arbiter, which outlives the listening sockets, until the process exits.
     server.closed_doors = []
     # After a re-exec (USR2) another master serves the same socket: a door would shut it out too.
-    shared = bool(server.reexec_pid or server.master_pid)
-    for listener in [] if shared else server.LISTENERS:
-        door, why = close_the_door(listener.sock)
+    shared = private_gunicorn.shares_its_sockets(server)
+    for name, listener in [] if shared else private_gunicorn.listening_sockets(server):
+        door, why = close_the_door(listener)
         if door is None:
             server.log.warning("%s %s (%s): connections still queued when it closes are reset",
-                               DOOR_LEFT_OPEN, listener, why)
+                               DOOR_LEFT_OPEN, name, why)
         else:
             server.closed_doors.append(door)
     if shared:

@@ -16,8 +16,7 @@ import os
 import shutil
 import tempfile
 
-from gunicorn import sock as gunicorn_sockets
-
+from wsgi_service.operations import private_gunicorn
 from wsgi_service.operations.door import bind_with_a_door
 from wsgi_service.operations.draining import FINISH_SECONDS, drain_then_stop
 from wsgi_service.operations.front import WORKER_CLASS
@@ -29,7 +28,7 @@ _server = ServerSettings.from_env()
 wsgi_app = "wsgi_service:create_app_from_env()"
 bind = [f"0.0.0.0:{_server.port}"]
 workers = _server.workers
-# Each worker an event loop that reads requests whole before the app sees them (front.py):
+# Each worker an event loop that reads requests whole before the app sees them (the ``front`` package):
 # slow or idle clients hold a socket, never a worker.
 worker_class = WORKER_CLASS
 # Connections per worker; at the limit the longest-idle kept-alive one is closed to make room.
@@ -58,21 +57,20 @@ def on_starting(server):
     systemd's). Its own ``reuse_port`` would give every worker a socket of its own instead, and
     a busy worker's queue would wait while the other is idle. A port another server listens on
     is refused first: SO_REUSEPORT alone would let both bind it and split its connections."""
-    if server.LISTENERS or os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+    if private_gunicorn.has_listeners(server) or os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
         return
     try:
-        fds = bind_with_a_door(server.cfg.address, server.cfg.backlog)
+        fds = bind_with_a_door(*private_gunicorn.bind_settings(server))
     except OSError as error:
         # gunicorn prints a RuntimeError from here as one "Error:" line and exits 1.
         raise RuntimeError(str(error)) from None
     if fds is not None:
-        server.LISTENERS = gunicorn_sockets.create_sockets(server.cfg, server.log, fds)
+        private_gunicorn.adopt_listeners(server, fds)
 
 
 def when_ready(server):
-    """SIGTERM drains before gunicorn's graceful stop (``draining``): gunicorn looks its
-    signal handlers up on the arbiter by name, so this one takes the place of ``handle_term``."""
-    server.handle_term = functools.partial(drain_then_stop, server, _server.drain_seconds)
+    """SIGTERM drains before gunicorn's graceful stop (``draining``)."""
+    private_gunicorn.replace_term_handler(server, functools.partial(drain_then_stop, server, _server.drain_seconds))
 
 
 def pre_fork(server, worker):
