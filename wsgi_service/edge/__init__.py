@@ -1,1 +1,1 @@
-"""The HTTP edge: the WSGI callable (``app``), request decoding and forms, replies and problems rendered."""
+"""The HTTP edge: the WSGI callable (``app``), its operation table, request bodies, replies and problems, the docs page."""
