@@ -6,12 +6,6 @@ estimators, ``hasattr(model, "predict_proba")`` is how a caller tells them
 apart. Both take rows as a 2-D array or a list of rows in feature order (a
 categorical feature's words as words) and refuse, with ``ValueError``, what
 the contract would refuse over HTTP.
-
-``predict`` and ``predict_proba`` take ``n_threads``: a large batch is cut
-into runs of rows that the compiled forest walks on that many threads at
-once (-1: every core), with answers bitwise those of one thread (``threads``).
-The service itself calls with one: over HTTP each worker is a process of its
-own, a worker per core, so the cores are already in use.
 """
 
 from dataclasses import dataclass, field
@@ -23,8 +17,6 @@ import sklearn
 from contract.model_directory import IDENTITY_KEYS
 from wsgi_service.model.forest import CompiledForest, single_threaded_answers
 from wsgi_service.model.frames import as_frame
-from wsgi_service.model.threads import evaluate as evaluate_on_threads
-from wsgi_service.model.threads import thread_count
 
 # Which path evaluates the model, as /model reports it.
 COMPILED, SCIKIT_LEARN = "compiled forest", "scikit-learn"
@@ -91,18 +83,10 @@ class LoadedModel:
     def class_names(self) -> list[str]:
         return [cls["name"] for cls in self.manifest.get("classes", ())]
 
-    def evaluate(self, rows: np.ndarray, n_threads: int | None = None) -> np.ndarray:
+    def evaluate(self, rows: np.ndarray) -> np.ndarray:
         """A classifier's per-class probabilities (columns in ``labels`` order), or a
         regressor's predictions as one column, for rows every value of which is
-        finite and fits float32 (the contract's promise).
-
-        ``n_threads`` (None: one; -1: every core) is how many threads the compiled
-        forest may walk a large batch on. A model scikit-learn evaluates runs on one
-        whatever is asked: its ``n_jobs`` threads add the trees in the order they
-        finish, which changes the last bits from call to call, and its answers at
-        ``n_jobs=1`` are the reference this project serves.
-        """
-        threads = thread_count(n_threads)
+        finite and fits float32 (the contract's promise)."""
         if self.takes_frame:
             rows = as_frame(rows, self.feature_names, self.category_words)
         if self.compiled is None:
@@ -110,11 +94,11 @@ class LoadedModel:
         if self.transformers is not None:
             with sklearn.config_context(assume_finite=True):  # as in single_threaded_answers
                 rows = self.transformers.transform(rows)
-        return evaluate_on_threads(self.compiled, rows, threads)
+        return self.compiled.evaluate(rows)
 
-    def predict(self, rows, n_threads: int | None = None) -> np.ndarray:
-        """Each row's predicted value; ``n_threads`` as in ``evaluate``."""
-        return self.evaluate(self.matrix(rows, checked=True), n_threads)[:, 0]
+    def predict(self, rows) -> np.ndarray:
+        """Each row's predicted value."""
+        return self.evaluate(self.matrix(rows, checked=True))[:, 0]
 
     def matrix(self, rows, checked: bool = False) -> np.ndarray:
         """``rows`` as the float64 matrix the forest evaluates, categorical words as their indexes.
@@ -146,10 +130,10 @@ class LoadedModel:
 class LoadedClassifier(LoadedModel):
     """A verified classifier: ``LoadedModel`` with its classes' probabilities."""
 
-    def predict_proba(self, rows, n_threads: int | None = None) -> np.ndarray:
-        """Per-class probabilities (columns in ``labels`` order) for ``rows``; ``n_threads`` as in ``evaluate``."""
-        return self.evaluate(self.matrix(rows, checked=True), n_threads)
+    def predict_proba(self, rows) -> np.ndarray:
+        """Per-class probabilities (columns in ``labels`` order) for ``rows``."""
+        return self.evaluate(self.matrix(rows, checked=True))
 
-    def predict(self, rows, n_threads: int | None = None) -> np.ndarray:
+    def predict(self, rows) -> np.ndarray:
         """Each row's label: the most probable class, the first of equals."""
-        return self.labels.take(self.predict_proba(rows, n_threads).argmax(axis=1))
+        return self.labels.take(self.predict_proba(rows).argmax(axis=1))
