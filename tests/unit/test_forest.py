@@ -34,12 +34,7 @@ def every_evaluation(compiled: CompiledForest, rows: np.ndarray) -> tuple[np.nda
 
 
 def splits_of(compiled: CompiledForest) -> np.ndarray:
-    return np.flatnonzero(compiled.nodes["feature"] != LEAF)
-
-
-def scikit_learn_thresholds(estimator) -> np.ndarray:
-    """Every tree's float64 thresholds, tree after tree, one per node (leaves' included)."""
-    return np.concatenate([tree.tree_.threshold for tree in estimator.estimators_])
+    return np.flatnonzero(compiled.nodes["left"] != LEAF)
 
 
 @st.composite
@@ -70,16 +65,15 @@ def fitted_forests(draw):
 def rows_for(draw, forest_and_data):
     """Rows inside, at and beyond the training range, at thresholds and at their float32 neighbours."""
     estimator, X = forest_and_data
-    thresholds = np.concatenate([tree.tree_.threshold[tree.tree_.children_left >= 0]
-                                 for tree in estimator.estimators_])
+    compiled = CompiledForest(estimator)
+    thresholds = compiled.nodes["threshold"][splits_of(compiled)]
     span = float(np.abs(X).max()) or 1.0
     value = st.sampled_from(list(X.ravel()))
     value |= st.floats(-span, span)
     value |= st.floats(-span * 1e3, span * 1e3) | st.sampled_from([-FLOAT32_MAX, FLOAT32_MAX, 0.0, -0.0])
-    if len(thresholds):  # scikit-learn's float64 thresholds, their nearest float32 and one float32 step beside
+    if len(thresholds):
         at = st.sampled_from(list(thresholds))
-        value |= at | at.map(lambda t: float(np.float32(t))) \
-            | at.map(lambda t: float(np.nextafter(np.float32(t), np.float32(np.inf)))) \
+        value |= at | at.map(lambda t: float(np.nextafter(np.float32(t), np.float32(np.inf)))) \
             | at.map(lambda t: float(np.nextafter(np.float32(t), np.float32(-np.inf))))
     n_rows = draw(st.sampled_from([1, 2, 7]) | st.integers(1, 100))
     return np.array(draw(st.lists(st.lists(value, min_size=X.shape[1], max_size=X.shape[1]),
@@ -142,15 +136,12 @@ def test_probe_rows_cross_every_split_by_the_smallest_float32_step(forest_and_da
     compiled = CompiledForest(estimator)
     splits = splits_of(compiled)
     rows = probe_rows(compiled, max_rows=2 * len(splits))  # every split, none sampled away
-    # Node columns in the order of the compiled records: scikit-learn grows these trees depth-first,
-    # left first, which is the compiled layout (a split's left child is the next record).
-    passes, _ = estimator.decision_path(rows)
+    passes, _ = estimator.decision_path(rows)  # node columns in the same order as the compiled records
     passes = passes.toarray().astype(bool)
-    thresholds = scikit_learn_thresholds(estimator)
     for node in splits:
         split = compiled.nodes[node]
-        feature, threshold = split["feature"], thresholds[node]
-        went_left = rows[passes[:, node + 1], feature]
+        feature, threshold = split["feature"], split["threshold"]
+        went_left = rows[passes[:, split["left"]], feature]
         went_right = rows[passes[:, split["right"]], feature]
         largest_left = np.float32(threshold) if np.float32(threshold) <= threshold \
             else np.nextafter(np.float32(threshold), np.float32(-np.inf))
@@ -206,21 +197,3 @@ def test_a_forest_fitted_with_all_cores_is_compiled_and_equals_scikit_learn_at_o
     estimator.n_jobs = 1
     expected = estimator.predict_proba(X) if kind is RandomForestClassifier else estimator.predict(X).reshape(-1, 1)
     np.testing.assert_array_equal(compiled.evaluate(X), expected)
-
-
-@pytest.mark.parametrize("kind", [RandomForestClassifier, RandomForestRegressor])
-def test_trees_grown_best_first_are_laid_out_depth_first_and_equal_scikit_learn(kind):
-    """With ``max_leaf_nodes`` scikit-learn numbers nodes as it grows them, best split first, so a
-    left child is not the next node: the layout renumbers them depth-first."""
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(500, 5))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0) if kind is RandomForestClassifier else X @ rng.normal(size=5)
-    estimator = kind(n_estimators=12, max_leaf_nodes=40, random_state=0).fit(X, y)
-    assert any((tree.tree_.children_left[:-1] != np.arange(1, tree.tree_.node_count)).any()
-               for tree in estimator.estimators_), "no tree numbered best-first: nothing renumbered"
-    compiled, reason = compile_forest(estimator)
-    assert compiled is not None, reason
-    rows = np.concatenate([X, probe_rows(compiled)])
-    expected = estimator.predict_proba(rows) if kind is RandomForestClassifier else estimator.predict(rows)[:, None]
-    for outputs in every_evaluation(compiled, rows):
-        np.testing.assert_array_equal(outputs, expected)

@@ -5,12 +5,11 @@ and its parallel machinery before any tree is walked, and at ``n_jobs`` other
 than 1 it adds the trees from several threads in an order that changes from
 call to call. Here the trees are flattened once, at load, into the kernel's
 node records (``kernel``), and each call walks them in native code, in one
-thread, blocks of rows through groups of trees.
+thread, one tree over every row before the next.
 
 Exactness is kept by doing scikit-learn's arithmetic in scikit-learn's
 order (the row rounded to float32 and compared ``<=`` with the float64
-threshold, stored as the largest float32 not above it, which answers the
-same for every float32 value; leaf values as stored, trees added in estimator order, the sum
+threshold, leaf values as stored, trees added in estimator order, the sum
 divided by their count), so the answers are bitwise those of
 ``predict_proba`` and ``predict`` at ``n_jobs=1``. ``compile_forest`` proves
 it at start on probe rows that cross every split (or a sample of them) by
@@ -21,7 +20,7 @@ import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
 
-from wsgi_service.model.kernel import INDEX, LEAF, NODE, depth_first, walk
+from wsgi_service.model.kernel import INDEX, LEAF, NODE, walk
 from wsgi_service.model.private_sklearn import TREE_LEAF, ForestClassifier, ForestRegressor
 
 PROBE_MAX_ROWS = 2048
@@ -32,25 +31,30 @@ MAX_NODES = int(LEAF) - 1
 class CompiledForest:
     """The trees of a single-output forest (classifier or regressor) as one array of node records.
 
-    ``nodes`` holds every tree's nodes, tree after tree, each tree depth-first
-    (``roots``: each tree's first); a split's left child is the next record,
-    its ``right`` an index into ``nodes``; a leaf's ``feature`` is ``LEAF``
-    and its ``right`` its row in ``values``, the leaves' stored values.
+    ``nodes`` holds every tree's nodes, tree after tree (``roots``: each
+    tree's first); a split's children are indexes into ``nodes``, a leaf's
+    ``feature`` its row in ``values``, the leaves' stored values.
     """
 
     def __init__(self, estimator: ForestClassifier | ForestRegressor):
         trees = [tree.tree_ for tree in estimator.estimators_]
         node_counts = np.array([tree.node_count for tree in trees])
-        leaf_counts = np.array([(tree.children_left == TREE_LEAF).sum() for tree in trees])
+        leaf_masks = [tree.children_left == TREE_LEAF for tree in trees]
+        leaf_counts = np.array([mask.sum() for mask in leaf_masks])
         if node_counts.sum() > MAX_NODES:
             raise ValueError(f"{node_counts.sum()} nodes is more than the kernel indexes ({MAX_NODES})")
         node_starts = np.concatenate([[0], np.cumsum(node_counts)[:-1]])
         leaf_starts = np.concatenate([[0], np.cumsum(leaf_counts)[:-1]])
         self.nodes = np.empty(node_counts.sum(), dtype=NODE)
         self.values = np.empty((leaf_counts.sum(), trees[0].value.shape[2]))
-        for tree, node_start, leaf_start in zip(trees, node_starts, leaf_starts):
-            _lay_out(tree, self.nodes[node_start:node_start + tree.node_count], node_start,
-                     self.values, leaf_start)
+        for tree, is_leaf, node_start, leaf_start in zip(trees, leaf_masks, node_starts, leaf_starts):
+            block = self.nodes[node_start:node_start + tree.node_count]
+            block["left"] = np.where(is_leaf, LEAF, tree.children_left + node_start)
+            block["right"] = np.where(is_leaf, LEAF, tree.children_right + node_start)  # int64: no overflow
+            block["feature"] = tree.feature
+            block["feature"][is_leaf] = np.arange(leaf_start, leaf_start + is_leaf.sum())
+            block["threshold"] = tree.threshold
+            self.values[leaf_start:leaf_start + is_leaf.sum()] = tree.value[is_leaf, 0, :]
         self.roots = node_starts.astype(INDEX)
         self.n_features = estimator.n_features_in_
 
@@ -72,29 +76,6 @@ class CompiledForest:
         walk(self.nodes, self.roots, self.values, rows32, totals)
         totals /= len(self.roots)
         return totals
-
-
-def _lay_out(tree, block: np.ndarray, node_start: int, values: np.ndarray, leaf_start: int) -> None:
-    """One scikit-learn tree written depth-first into ``block`` (its nodes' records, the first at
-    ``node_start`` of the forest) and its leaves' values into ``values`` from ``leaf_start``."""
-    position = depth_first(tree.children_left, tree.children_right)
-    order = np.empty_like(position)
-    order[position] = np.arange(len(position))  # the scikit-learn node at each record
-    is_leaf = tree.children_left[order] == TREE_LEAF
-    leaf_rows = leaf_start + np.cumsum(is_leaf) - 1
-    right = np.where(is_leaf, 0, position[tree.children_right[order]]) + node_start  # int64: no overflow
-    block["right"] = np.where(is_leaf, leaf_rows, right)
-    block["feature"] = np.where(is_leaf, LEAF, tree.feature[order])
-    block["threshold"] = float32_at_or_below(tree.threshold[order])
-    values[leaf_start:leaf_start + is_leaf.sum()] = tree.value[order[is_leaf], 0, :]
-
-
-def float32_at_or_below(thresholds: np.ndarray) -> np.ndarray:
-    """The largest float32 not above each float64 threshold: a float32 row's value is ``<=`` it
-    exactly when it is ``<=`` the threshold (beyond float32's range: its largest finite value, or -inf)."""
-    with np.errstate(over="ignore"):
-        rounded = thresholds.astype(np.float32)
-    return np.where(rounded <= thresholds, rounded, np.nextafter(rounded, np.float32(-np.inf)))
 
 
 def compile_forest(estimator: object) -> tuple[CompiledForest | None, str]:
@@ -151,13 +132,13 @@ def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int
     feature is set to a float32 value inside the interval the ancestors allow.
     Forests with more splits than ``max_rows / 2`` are sampled.
     """
-    features, right = forest.nodes["feature"], forest.nodes["right"]
-    thresholds = forest.nodes["threshold"].astype(np.float64)
-    splits = np.flatnonzero(features != LEAF)
+    left, right = forest.nodes["left"], forest.nodes["right"]
+    features, thresholds = forest.nodes["feature"], forest.nodes["threshold"]
+    splits = np.flatnonzero(left != LEAF)
     if len(splits) == 0:  # every tree is a single leaf
         return np.zeros((1, forest.n_features), dtype=np.float32)
     parent = np.full(len(forest.nodes), -1, dtype=np.int64)
-    parent[splits + 1] = splits  # the left child: the next record
+    parent[left[splits]] = splits
     parent[right[splits]] = splits
     rows = []
     for node in np.random.default_rng(seed).permutation(splits)[:max_rows // 2]:
@@ -166,7 +147,7 @@ def probe_rows(forest: CompiledForest, max_rows: int = PROBE_MAX_ROWS, seed: int
         child, ancestor = node, parent[node]
         while ancestor >= 0:
             feature, threshold = features[ancestor], thresholds[ancestor]
-            if child == ancestor + 1:
+            if left[ancestor] == child:
                 high[feature] = min(high[feature], threshold)
             else:
                 low[feature] = max(low[feature], threshold)

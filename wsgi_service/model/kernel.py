@@ -1,31 +1,22 @@
 """The forest kernel: rows walked down flattened trees in native code, with scikit-learn's arithmetic.
 
-Every node of every tree is one 12-byte ``NODE`` record (right child,
-feature, threshold), laid out depth-first: a split's left child is the next
-record, so only the right one is stored, and four nodes share a cache line
-where the float64 layout fitted two and a half. A split node goes left when
-the row's float32 value is ``<=`` its float32 threshold: the float64
-threshold scikit-learn compares with, rounded down to the largest float32 not
-above it, which for a float32 value gives the same answer (``x <= t``
-exactly when ``x <= round_down(t)``). A leaf has ``feature == LEAF`` and its
-``right`` field holds its row in ``values``, the leaves' stored values (a
-classifier's class fractions, a regressor's mean). Indexes are unsigned,
-which spares every array access numba's check for a negative index.
+Every node of every tree is one ``NODE`` record (children, feature,
+threshold: 24 bytes, so a visit touches one cache line, not four arrays). A
+split node goes left when the row's float32 value, promoted to float64, is
+``<=`` its float64 threshold, as scikit-learn's ``Tree.apply`` does. A leaf
+has ``left == LEAF`` and its ``feature`` field holds its row in ``values``,
+the leaves' stored values (a classifier's class fractions, a regressor's
+mean): values are kept for leaves only. Indexes are unsigned, which spares
+every array access numba's check for a negative index (a third of the time
+of a walk, measured).
 
-``walk`` takes every row through one tree before the next, so that tree's
-upper levels stay in cache, and adds each tree's leaf values into a row's
-total: trees in estimator order, starting from zero, which is the order and
-the arithmetic of scikit-learn's ``predict_proba`` and ``predict`` at
-``n_jobs=1``; the caller divides by the number of trees once. A batch of
-``BRANCH_FREE_FROM`` rows or more chooses each side by arithmetic instead of
-a branch: half of a batch's comparisons go the unpredicted way, and each
-misprediction discards the loads in flight; a few rows walk with branches,
-which the predictor learns from the previous row and speculates down the
-tree. (Measured and dropped: blocks of rows through groups of trees, and
-4 to 32 rows walked in lockstep within a tree, were no faster than this on
-a 2 M-node forest, and lockstep was slower: a deep tree's rows reach leaves
-at very different depths.) ``walk`` takes any contiguous block of rows and
-releases the GIL, so a caller may split a batch across threads.
+``walk`` takes every row through one tree before the next, so that tree
+stays in cache, and adds each tree's leaf values into a row's total: trees
+in estimator order, starting from zero, which is the order and the
+arithmetic of scikit-learn's ``predict_proba`` and ``predict`` at
+``n_jobs=1``. The caller divides by the number of trees once. (Taking one
+row through every tree instead gives the same sums; measured, it is never
+faster, and up to five times slower on large forests.)
 
 ``outside`` says whether any value of a batch lies beyond its feature's
 bounds: the drift check every request makes, in half a microsecond for a
@@ -42,9 +33,8 @@ from numba import njit
 
 INDEX = np.uint32
 LEAF = np.iinfo(INDEX).max
-NODE = np.dtype([("right", INDEX), ("feature", INDEX), ("threshold", np.float32)])
-# Below this many rows a walk's branches are predicted well enough to pay (measured on a 2 M-node forest).
-BRANCH_FREE_FROM = 32
+# align=True pads the three index fields to 16 bytes so the float64 threshold is aligned: 24 bytes a node.
+NODE = np.dtype([("left", INDEX), ("right", INDEX), ("feature", INDEX), ("threshold", np.float64)], align=True)
 
 
 def _native(function):
@@ -58,61 +48,16 @@ def _native(function):
 @_native
 def walk(nodes, roots, values, rows, totals):
     """Add, tree by tree, every row's leaf values into ``totals`` (rows: float32, C order)."""
-    if rows.shape[0] >= BRANCH_FREE_FROM:
-        _walk_without_branches(nodes, roots, values, rows, totals)
-    else:
-        _walk(nodes, roots, values, rows, totals)
-
-
-@_native
-def _walk(nodes, roots, values, rows, totals):
-    """``walk``, each side taken by a branch. (Kept apart from ``_walk_without_branches``: one loop
-    with a flag, or the side passed as a function, measured slower or uncacheable.)"""
     for tree in range(roots.shape[0]):
         root = roots[tree]
         for row in range(rows.shape[0]):
             node = root
-            while nodes[node].feature != LEAF:
+            while nodes[node].left != LEAF:
                 split = nodes[node]
-                node = split.right if rows[row, split.feature] > split.threshold else node + 1
-            leaf = nodes[node].right
+                node = split.left if rows[row, split.feature] <= split.threshold else split.right
+            leaf = nodes[node].feature
             for k in range(values.shape[1]):
                 totals[row, k] += values[leaf, k]
-
-
-@_native
-def _walk_without_branches(nodes, roots, values, rows, totals):
-    """``walk``, each side chosen by arithmetic: no misprediction discards the loads in flight."""
-    for tree in range(roots.shape[0]):
-        root = roots[tree]
-        for row in range(rows.shape[0]):
-            node = root
-            while nodes[node].feature != LEAF:
-                split = nodes[node]
-                after = np.int64(node) + 1
-                node = np.uint32(after + (np.int64(split.right) - after)
-                                 * np.int64(rows[row, split.feature] > split.threshold))
-            leaf = nodes[node].right
-            for k in range(values.shape[1]):
-                totals[row, k] += values[leaf, k]
-
-
-@_native
-def depth_first(left, right):
-    """Each node's position in the tree's depth-first order, left subtree first (``left``/``right``:
-    scikit-learn's children arrays, -1 at leaves)."""
-    position = np.empty(left.shape[0], dtype=np.int64)
-    stack = np.empty(left.shape[0], dtype=np.int64)
-    stack[0], depth, next_position = 0, 1, 0
-    while depth > 0:
-        depth -= 1
-        node = stack[depth]
-        position[node] = next_position
-        next_position += 1
-        if left[node] >= 0:
-            stack[depth], stack[depth + 1] = right[node], left[node]
-            depth += 2
-    return position
 
 
 @_native
